@@ -1,0 +1,74 @@
+"""Has the page's main text changed since the last snapshot? Pure.
+
+Volatile tokens (clock times, "5 minutes ago", long hex or base64 ids) are masked before
+versions are compared, so a page that only shows a new time or request id is `unchanged`;
+navigation, banners and footers are already left out of `PageText.main` by `extract`.
+A version equal to any of the last N (the `versions` given) counts as unchanged, so A/B
+variants do not flap.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Sequence
+
+from .models import Drift, DriftState, QuoteMatch
+
+_VOLATILE_RE = re.compile(
+    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?\b|"
+    r"\b\d+\s+(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\s+ago\b|\d+\s*(?:秒|分|時間)前|"
+    r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}\b|\b[0-9a-f]{12,}\b",
+    re.I)
+MAX_EXCERPTS = 8
+MAX_EXCERPT_CHARS = 400
+
+
+def stable_text(main: str) -> str:
+    """The main text with volatile tokens masked: what versions are compared on."""
+    return _VOLATILE_RE.sub("#", main)
+
+
+def text_hash(main: str) -> str:
+    return hashlib.sha256(stable_text(main).encode("utf-8")).hexdigest()[:32]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_EXCERPT_CHARS else text[:MAX_EXCERPT_CHARS - 1] + "…"
+
+
+def compare(main: str, versions: Sequence[tuple[str, str]], quotes: Sequence[QuoteMatch],
+            before: Sequence[dict[str, object]]) -> Drift:
+    """Drift of `main` against earlier `versions` ((hash, main text), newest first).
+    `before` are the quote results of the last pass, to show what each quote said then."""
+    if not versions:
+        return Drift(DriftState.NEW)
+    current = text_hash(main)
+    if any(h == current for h, _ in versions):
+        return Drift(DriftState.UNCHANGED, 1.0)
+    old_lines = stable_text(versions[0][1]).split("\n")
+    new_lines = stable_text(main).split("\n")
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    same = sum(sum(len(line) for line in old_lines[i1:i2])
+               for tag, i1, i2, _, _ in matcher.get_opcodes() if tag == "equal")
+    total = sum(map(len, old_lines)) + sum(map(len, new_lines))
+    similarity = round(2 * same / total, 3) if total else 1.0
+    if similarity >= 1.0:  # only masked tokens or line breaks moved
+        return Drift(DriftState.UNCHANGED, 1.0)
+    quote_changes = []
+    for now, then in zip(quotes, before, strict=False):
+        was, is_ = then.get("found_text"), now.found_text
+        if isinstance(was, str) and was != is_ and then.get("match") in ("exact", "normalized", "fuzzy"):
+            quote_changes.append((now.text, _clip(was), _clip(is_ or "")))
+    shown = {w for _, w, i in quote_changes} | {i for _, w, i in quote_changes}
+    old_shown, new_shown = versions[0][1].split("\n"), main.split("\n")  # unmasked, same lines
+    removed: list[str] = []
+    added: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            removed += [_clip(x) for x in old_shown[i1:i2] if _clip(x) not in shown]
+        if tag in ("replace", "insert"):
+            added += [_clip(x) for x in new_shown[j1:j2] if _clip(x) not in shown]
+    return Drift(DriftState.CHANGED, similarity, tuple(quote_changes),
+                 tuple(removed[:MAX_EXCERPTS]), tuple(added[:MAX_EXCERPTS]))

@@ -1,0 +1,32 @@
+"""Small helpers the reporters share."""
+
+from __future__ import annotations
+
+from ..models import MatchKind, SourceOutcome, Status
+
+ICON = {Status.OK: "✅", Status.WARNING: "⚠️", Status.BROKEN: "❌"}
+# Problems that mean "we could not look", not "the citation is wrong".
+UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large",
+                        "redirect-loop"})
+
+
+def could_not_verify(o: SourceOutcome) -> bool:
+    return o.status is not Status.BROKEN and any(p in UNVERIFIED for p in o.problems)
+
+
+def quote_line(text: str, match: MatchKind, score: float, found: str | None, limit: int = 200) -> str:
+    shown = text if len(text) <= limit else text[:limit - 1] + "…"
+    line = f"“{shown}” — {match.value}"
+    if match in (MatchKind.FUZZY, MatchKind.MISSING):
+        line += f" (score {score:.2f})"
+    if found and match is not MatchKind.EXACT:
+        f = found if len(found) <= limit else found[:limit - 1] + "…"
+        line += f"; the page says: “{f}”"
+    return line
+
+
+def md_escape(text: str) -> str:
+    """Text safe inside a Markdown table cell or line."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+            .replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*").replace("_", "\\_")
+            .replace("[", "\\[").replace("]", "\\]").replace("`", "\\`"))
