@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Editors' digest over a period from stored history.")
     _config_arg(p)
     p.add_argument("--since", default="7d", metavar="DURATION", help="period to cover (default 7d)")
-    p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown")
+    p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown",
+                   help="markdown (default; pastes into mail or an issue), html (one file), json")
     p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
 
     p = sub.add_parser("daemon", help="run checks and digests on the config's schedule",
@@ -93,12 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="For operators and health checks: exit 1 when the last pass is "
                        "overdue by two intervals.")
     _config_arg(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
 
     p = sub.add_parser("links", help="the citations with archived copies as Robust Links",
                        description="Print each source with its Wayback capture as Robust Links markup.")
     _config_arg(p)
-    p.add_argument("--format", choices=("html", "markdown"), required=True)
+    p.add_argument("--format", choices=("html", "markdown"), required=True,
+                   help="html (Robust Links <a> tags) or markdown")
 
     p = sub.add_parser("prune", help="remove old unchanged local snapshots",
                        description="Keep the newest N snapshots of each source and every changed version.")

@@ -92,7 +92,8 @@ async def _read_all(sources: Sequence[Source], fetcher: Fetcher, config: Config,
     # Second chance for what may be a passing hiccup (rate limit, blip, bot wall): CI must not
     # go red, nor history count a failure, for a server that was briefly unwell.
     again = [i for i, r in enumerate(reads)
-             if r.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED)]
+             if r.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED)
+             and not {"redirect-loop", "too-large"} & set(r.verdict.problems)]
     if again and config.fetch.recheck_pause >= 0:
         await asyncio.sleep(config.fetch.recheck_pause)
         retried = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))

@@ -57,10 +57,6 @@ def classify(fetch: FetchResult, page: PageText | None) -> Verdict:
         if fetch.error is LinkState.BLOCKED and _BOT_WALL_RE.search(body_head):
             problems.append("bot-wall")
             message = f"{message}: a bot wall answered instead of the page".lstrip(": ")
-        if fetch.error is LinkState.DEAD and "dead" not in problems:
-            problems.insert(0, "dead")
-        if fetch.error is LinkState.BLOCKED and "blocked" not in problems:
-            problems.insert(0, "blocked")
         if "timeout" in problems and "unreachable" not in problems:
             problems.insert(0, "unreachable")
         if fetch.status_code and message.startswith("HTTP "):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import CheckRun, Status
+from ..models import CheckRun, MatchKind, Status
 from .common import could_not_verify, quote_line
 
 _COLOURS = {Status.OK: "\033[32m", Status.WARNING: "\033[33m", Status.BROKEN: "\033[31m"}
@@ -24,7 +24,8 @@ def render(run: CheckRun, colour: bool = False) -> str:
             lines.append(f"        {o.message}")
         if o.status is not Status.OK:
             for q in o.quotes:
-                lines.append(f"        - {quote_line(q.text, q.match, q.score, q.found_text, 120)}")
+                if q.match is not MatchKind.UNVERIFIABLE:
+                    lines.append(f"        - {quote_line(q.text, q.match, q.score, q.found_text, 120)}")
     n = len(run.outcomes)
     lines.append("")
     lines.append(f"{n} source{'s' if n != 1 else ''}: {run.count(Status.OK)} ok, "
