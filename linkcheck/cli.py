@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, said plainly
+    except Exception as exc:
         if debug:
             traceback.print_exc()
         print(f"linkcheck: internal error (a bug, please report it): {type(exc).__name__}: {exc}"

@@ -51,6 +51,7 @@ _FURNITURE_RE = re.compile(
     r"($|[\s_-])", re.I)
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)", re.I)
 _WS_RE = re.compile(r"\s+")
+_BREAK = "\x1e"  # block boundary while text is assembled; source newlines are only whitespace
 _NUMBERED_RE = re.compile(r"^(\d{1,3})\.?\s+\S")
 
 
@@ -61,19 +62,18 @@ def decode(body: bytes, content_type: str = "") -> tuple[str, str]:
         if body.startswith(bom):
             return body.decode(codec, errors="replace"), codec
     declared = []
-    m = re.search(r"charset\s*=\s*[\"']?([^\s;\"']+)", content_type, re.I)
-    if m:
-        declared.append(m.group(1))
+    http_charset = re.search(r"charset\s*=\s*[\"']?([^\s;\"']+)", content_type, re.I)
+    if http_charset:
+        declared.append(http_charset.group(1))
     m2 = _META_RE.search(body[:4096])
     if m2:
         declared.append(m2.group(1).decode("ascii", "replace"))
     for label in declared:
-        codec = _codec(label)
-        if codec is None:
+        found = _codec(label)
+        if found is None:
             continue
-        for attempt in (codec, _FALLBACKS.get(codec)):
-            if attempt is None:
-                continue
+        codec = found
+        for attempt in (codec, *([_FALLBACKS[codec]] if codec in _FALLBACKS else [])):
             try:
                 return body.decode(attempt), attempt
             except UnicodeDecodeError:
@@ -99,6 +99,10 @@ def _codec(label: str) -> str | None:
         return None
 
 
+def text_of(el: etree._Element) -> str:
+    return _WS_RE.sub(" ", "".join(str(t) for t in el.itertext())).strip()
+
+
 def _hidden(el: etree._Element) -> bool:
     get = el.get
     if get("hidden") is not None or (get("aria-hidden") or "").strip().lower() == "true":
@@ -118,13 +122,13 @@ def _is_furniture(el: etree._Element) -> bool:
 
 
 def _pieces(el: etree._Element, skip_furniture: bool) -> Iterator[str]:
-    """Text of `el`'s visible subtree; block boundaries as "\\n"."""
+    """Text of `el`'s visible subtree; block boundaries as `_BREAK`."""
     tag = el.tag
     if not isinstance(tag, str) or tag in _SKIP or _hidden(el) or (skip_furniture and _is_furniture(el)):
         return
     block = tag in _BLOCK
     if block:
-        yield "\n"
+        yield _BREAK
     if el.text:
         yield el.text
     for child in el:
@@ -132,12 +136,12 @@ def _pieces(el: etree._Element, skip_furniture: bool) -> Iterator[str]:
         if child.tail:
             yield child.tail
     if block:
-        yield "\n"
+        yield _BREAK
 
 
 def _lines(pieces: Iterator[str]) -> list[str]:
     lines = []
-    for line in "".join(pieces).split("\n"):
+    for line in "".join(pieces).split(_BREAK):
         collapsed = _WS_RE.sub(" ", line).strip()
         if collapsed:
             lines.append(collapsed)
@@ -152,7 +156,7 @@ def _main_element(root: etree._Element) -> etree._Element:
             return found[0]
     articles = [a for a in root.iter("article")]
     if articles:
-        return max(articles, key=lambda a: len(a.text_content()))
+        return max(articles, key=lambda a: len(text_of(a)))
     body = root.find("body")
     return body if body is not None else root
 
@@ -186,7 +190,7 @@ def extract(body: bytes, content_type: str = "") -> PageText:
     """The visible text of an HTML (or plain-text) page."""
     text, codec = decode(body, content_type)
     if "html" not in content_type.lower() and content_type and "xml" not in content_type.lower():
-        lines = _lines(iter([text]))
+        lines = _lines(iter([text.replace("\n", _BREAK)]))
         joined = "\n".join(lines)
         return PageText(text=joined, main=joined, encoding=codec)
     root = parse_html(text)
@@ -195,9 +199,8 @@ def extract(body: bytes, content_type: str = "") -> PageText:
     lines = _lines(_pieces(root, skip_furniture=False))
     main_lines = _lines(_pieces(_main_element(root), skip_furniture=True))
     title_el = root.find(".//title")
-    title = _WS_RE.sub(" ", title_el.text_content()).strip() if title_el is not None else ""
-    headings = tuple(_WS_RE.sub(" ", h.text_content()).strip() for h in root.iter("h1", "h2")
-                     if not _hidden(h))[:5]
+    title = text_of(title_el) if title_el is not None else ""
+    headings = tuple(text_of(h) for h in root.iter("h1", "h2") if not _hidden(h))[:5]
     return PageText(text="\n".join(lines), main="\n".join(main_lines), title=title,
                     headings=headings, encoding=codec, language=root.get("lang") or "",
                     paragraphs=_numbered(lines))

@@ -38,4 +38,4 @@ def changed_source_ids(config: Config, ref: str) -> list[str]:
                 old_entries[entry["id"]] = entry
     current = tomllib.loads(config.path.read_text(encoding="utf-8"))
     return [e["id"] for e in current.get("source", [])
-            if isinstance(e, dict) and old_entries.get(e.get("id")) != e]
+            if isinstance(e, dict) and isinstance(e.get("id"), str) and old_entries.get(e["id"]) != e]

@@ -34,6 +34,7 @@ _CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CJK_GAP_RE = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
 _CJK_CHAR_RE = re.compile(f"[{_CJK}]")
 _EDGE_QUOTES = "\"' ,;:"
+_PARA_NUMBER_RE = re.compile(r"\(?\d{1,3}[.)]")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)|(?<=[。！？])[」』）]*")
 
 
@@ -59,12 +60,21 @@ class _Layer:
     starts: tuple[int, ...]
 
     @classmethod
-    def join(cls, lines: Sequence[str]) -> _Layer:
+    def join(cls, lines: Sequence[str], cjk_glue: bool = False) -> _Layer:
+        """Lines joined by a space; with `cjk_glue`, by nothing between two CJK characters,
+        as `normalize` does within a line."""
+        parts: list[str] = []
         starts, pos = [], 0
-        for line in lines:
+        for i, line in enumerate(lines):
+            if i:
+                sep = "" if cjk_glue and _CJK_CHAR_RE.match(line[:1]) and _CJK_CHAR_RE.match(lines[i - 1][-1:]) \
+                    else " "
+                parts.append(sep)
+                pos += len(sep)
             starts.append(pos)
-            pos += len(line) + 1
-        return cls(" ".join(lines), tuple(starts))
+            parts.append(line)
+            pos += len(line)
+        return cls("".join(parts), tuple(starts))
 
     def lines_of(self, start: int, end: int) -> tuple[int, int]:
         first = bisect.bisect_right(self.starts, start) - 1
@@ -80,7 +90,7 @@ class Page:
         self.lines = page.text.split("\n") if page.text else []
         self.exact = _Layer.join(self.lines)
         self.norm_lines = [normalize(line) for line in self.lines]
-        self.norm = _Layer.join(self.norm_lines)
+        self.norm = _Layer.join(self.norm_lines, cjk_glue=True)
 
     def find(self, quote: Quote, min_score: float) -> QuoteMatch:
         if quote.locator is not None and quote.locator in self.page.paragraphs:
@@ -98,7 +108,7 @@ class Page:
             return QuoteMatch(quote.text, MatchKind.NORMALIZED, 1.0, self._found(self.norm, hit, len(nq)))
         start, end, score = self._fuzzy(nq)
         kind = MatchKind.FUZZY if score >= min_score else MatchKind.MISSING
-        found = self._found(self.norm, start, end - start) if end > start else None
+        found = self._found(self.norm, start, end - start, precise=False) if end > start else None
         return QuoteMatch(quote.text, kind, round(score, 3), found)
 
     def _fuzzy(self, nq: str) -> tuple[int, int, float]:
@@ -110,15 +120,15 @@ class Page:
             return 0, 0, 0.0
         return res.dest_start, res.dest_end, res.score / 100
 
-    def _found(self, layer: _Layer, start: int, length: int) -> str:
+    def _found(self, layer: _Layer, start: int, length: int, precise: bool = True) -> str:
         """The page's own words around [start, start+length) of `layer`, widened to sentences."""
         first, last = layer.lines_of(start, start + length)
         original = " ".join(self.lines[first:last + 1])
         local = start - layer.starts[first]
         if layer is self.exact:
-            return _sentences_covering(original, original, local, local + length, str.strip)
+            return _sentences_covering(original, original, local, local + length, str.strip, True)
         folded = " ".join(self.norm_lines[first:last + 1])
-        return _sentences_covering(original, folded, local, local + length, normalize)
+        return _sentences_covering(original, folded, local, local + length, normalize, precise)
 
 
 def _best_occurrence(hay: str, needle: str, quote: Quote,
@@ -142,32 +152,39 @@ def _best_occurrence(hay: str, needle: str, quote: Quote,
     return best
 
 
-def split_sentences(text: str) -> list[str]:
-    parts, last = [], 0
-    for m in _SENTENCE_END_RE.finditer(text):
-        if m.end() > last:
-            parts.append(text[last:m.end()].strip())
-            last = m.end()
-    parts.append(text[last:].strip())
-    return [p for p in parts if p]
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, surrounding spaces excluded. A leading paragraph
+    number ("11.") is not a sentence of its own; it is left out."""
+    spans, last = [], 0
+    for m in [*_SENTENCE_END_RE.finditer(text), None]:
+        end = m.end() if m else len(text)
+        if end <= last:
+            continue
+        chunk = text[last:end]
+        start = last + len(chunk) - len(chunk.lstrip())
+        stop = last + len(chunk.rstrip())
+        if stop > start and not _PARA_NUMBER_RE.fullmatch(text[start:stop]):
+            spans.append((start, stop))
+        last = end
+    return spans
 
 
 def _sentences_covering(original: str, folded: str, start: int, end: int,
-                        fold: Callable[[str], str]) -> str:
-    """The sentences of `original` that hold the middle of folded[start:end] or a good part of it."""
-    chosen: list[str] = []
+                        fold: Callable[[str], str], precise: bool) -> str:
+    """The sentences of `original` that overlap folded[start:end]; when the span is not
+    `precise` (a fuzzy alignment), only those holding its middle or half of themselves."""
+    chosen: list[tuple[int, int]] = []
     cursor, mid = 0, (start + end) // 2
-    for sentence in split_sentences(original):
-        f = fold(sentence)
+    for s, e in sentence_spans(original):
+        f = fold(original[s:e])
         pos = folded.find(f, cursor) if f else -1
         if pos < 0:
             continue
         cursor = pos + len(f)
         overlap = min(end, cursor) - max(start, pos)
-        if pos <= mid < cursor or overlap >= 0.5 * len(f):
-            chosen.append(sentence)
-    joiner = "" if _CJK_CHAR_RE.search(original[:200]) else " "
-    return joiner.join(chosen) if chosen else original
+        if overlap > 0 and (precise or pos <= mid < cursor or overlap >= 0.5 * len(f)):
+            chosen.append((s, e))
+    return original[chosen[0][0]:chosen[-1][1]] if chosen else original
 
 
 def match_quotes(page: PageText, quotes: Sequence[Quote], min_score: float) -> tuple[QuoteMatch, ...]:

@@ -24,8 +24,20 @@ from .extract import extract
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
 from .match import match_quotes, unverifiable
-from .models import (Capture, CaptureState, CheckRun, Drift, DriftState, FetchResult, LinkState,
-                     MatchKind, PageText, QuoteMatch, Source, SourceOutcome)
+from .models import (
+    Capture,
+    CaptureState,
+    CheckRun,
+    Drift,
+    DriftState,
+    FetchResult,
+    LinkState,
+    MatchKind,
+    PageText,
+    QuoteMatch,
+    Source,
+    SourceOutcome,
+)
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import write_run_reports
 from .reporters.jsonfmt import outcome_dict

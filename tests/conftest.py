@@ -158,3 +158,11 @@ def run_subprocess(args: list[str], cwd: Path, timeout: float = 120,
                    env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "linkcheck", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=env, check=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Precision and recall of "found" over the quote corpora, in the test output."""
+    from test_quotes import precision_recall
+
+    for line in precision_recall():
+        terminalreporter.write_line(line)

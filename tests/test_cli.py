@@ -14,9 +14,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import Server, by_id, check_json, page, run_cli, send, write_config
 
 import linkcheck.pipeline
-from conftest import Server, by_id, check_json, page, run_cli, send, write_config
 
 SCHEMA = json.loads((Path(linkcheck.pipeline.__file__).parent / "schema" / "report.schema.json").read_text())
 
@@ -72,10 +72,10 @@ def test_internal_error_exits_3_in_one_line(tmp_path: Path, capsys: pytest.Captu
         raise RuntimeError("something impossible")
 
     monkeypatch.setattr(linkcheck.pipeline, "run_pass", boom)
-    code, out, err = run_cli(["check", "--config", str(config)], capsys)
+    code, _, err = run_cli(["check", "--config", str(config)], capsys)
     assert code == 3
     assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
-    code, out, err = run_cli(["--debug", "check", "--config", str(config)], capsys)
+    code, _, err = run_cli(["--debug", "check", "--config", str(config)], capsys)
     assert code == 3 and "Traceback" in err
 
 
@@ -141,7 +141,7 @@ def test_a_second_pass_on_the_same_config_declines_cleanly(server: Server, tmp_p
 
 def test_repo_sources_toml_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parent.parent
-    code, out, err = run_cli(["validate", "--config", str(root / "sources.toml")], capsys)
+    code, _, err = run_cli(["validate", "--config", str(root / "sources.toml")], capsys)
     assert code == 0, err
     from linkcheck.config import load_config
 

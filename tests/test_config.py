@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 GOOD_SOURCE = '[[source]]\nid = "a"\nurl = "https://example.org/a"\n'
@@ -50,7 +49,7 @@ def test_config_errors_exit_2_with_a_clear_message(text: str, words: list[str], 
     path = tmp_path / "sources.toml"
     path.write_text(text, encoding="utf-8")
     for command in ("validate", "check"):
-        code, out, err = run_cli([command, "--config", str(path)], capsys)
+        code, _, err = run_cli([command, "--config", str(path)], capsys)
         assert code == 2, (command, err)
         assert "Traceback" not in err
         assert str(path) in err

@@ -9,7 +9,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from conftest import Server, by_id, check_json, page, send, write_config
 
 
@@ -152,7 +151,7 @@ def test_huge_and_compressed_bomb_bodies_are_refused_with_bounded_memory(
                           [{"id": "small-gzip", "url": server.url("/small-gzip"), "quotes": ["Zipped words."]}],
                           fetch={"max_bytes": 5_000_000})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    code, report = check_json(config, capsys)
+    _, report = check_json(config, capsys)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     r = by_id(report)
     for sid in ("endless", "declared", "bomb", "deflate"):

@@ -14,7 +14,7 @@ from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
 
 from ..config import TwitterSettings
-from ..extract import parse_html
+from ..extract import parse_html, text_of
 from ..fetch import Fetcher
 from ..models import FetchResult, LinkState, PageText
 
@@ -56,14 +56,13 @@ def _oembed_page(data: dict[str, object]) -> PageText | None:
     root = parse_html(html) if isinstance(html, str) else None
     if root is None:
         return None
-    paragraphs = root.xpath("//blockquote//p")
-    if not isinstance(paragraphs, list) or not paragraphs:
+    quote = root.find(".//blockquote")
+    paragraphs = list(quote.iter("p")) if quote is not None else []
+    if quote is None or not paragraphs:
         return None
-    text = "\n".join(re.sub(r"\s+", " ", p.text_content()).strip() for p in paragraphs
-                     if hasattr(p, "text_content"))
-    links = root.xpath("//blockquote/a")
-    date = links[-1].text_content().strip() if isinstance(links, list) and links and hasattr(
-        links[-1], "text_content") else ""
+    text = "\n".join(text_of(p) for p in paragraphs)
+    links = quote.findall("a")
+    date = text_of(links[-1]) if links else ""
     author = str(data.get("author_name") or "")
     return PageText(text=text, main=text, title=f"Tweet by {author}".strip(), author=author,
                     published=date, encoding="utf-8")

@@ -16,8 +16,8 @@ import json
 import os
 import re
 import tempfile
-from http import HTTPStatus
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit

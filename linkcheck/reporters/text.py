@@ -14,10 +14,7 @@ def render(run: CheckRun, colour: bool = False) -> str:
     lines = []
     for o in run.outcomes:
         label = o.status.value.upper()
-        if colour:
-            label = f"{_COLOURS[o.status]}{label:<7}{_RESET}"
-        else:
-            label = f"{label:<7}"
+        label = f"{_COLOURS[o.status]}{label:<7}{_RESET}" if colour else f"{label:<7}"
         extra = " (could not be verified)" if could_not_verify(o) else ""
         lines.append(f"{label} {o.source.id}  [{o.link.value}{extra}]  {o.source.url}")
         if o.status is not Status.OK and o.message:

@@ -1,0 +1,145 @@
+"""The quote engine: our accuracy corpus (pure stages, table-driven), the 63 public conformance
+cases (through the real CLI), and properties that must hold for any text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Server, send, write_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkcheck.extract import extract
+from linkcheck.match import match_quotes, normalize
+from linkcheck.models import MatchKind, PageText, Quote
+
+DATA = Path(__file__).parent / "data"
+CORPUS = tomllib.loads((DATA / "quote-corpus.toml").read_text(encoding="utf-8"))["case"]
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external" / "quote-cases.json"
+TIERS = {"exact": 0, "normalized": 1, "fuzzy": 2, "missing": 3}
+SCORES: dict[str, list[tuple[bool, bool]]] = {}  # suite -> [(expected found, got found)]
+
+
+def _body(case: dict[str, Any]) -> bytes:
+    return str(case["html"]).encode(case.get("encoding", "utf-8"))
+
+
+def _ctype(case: dict[str, Any]) -> str:
+    return str(case.get("content_type", "text/html; charset=utf-8"))
+
+
+def test_corpus_is_large_and_varied() -> None:
+    assert len(CORPUS) >= 60
+    assert {c["expect"] for c in CORPUS} == set(TIERS)
+    assert {c.get("encoding") for c in CORPUS} >= {None, "cp932", "euc_jp", "iso2022_jp"}
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
+def test_corpus_case(case: dict[str, Any]) -> None:
+    page = extract(_body(case), _ctype(case))
+    quote = Quote(case["quote"], prefix=case.get("prefix", ""), suffix=case.get("suffix", ""),
+                  locator=case.get("locator"))
+    result = match_quotes(page, [quote], 0.9)[0]
+    SCORES.setdefault("corpus", []).append((case["expect"] != "missing", result.match is not MatchKind.MISSING))
+    assert result.match.value == case["expect"], (result, page.text)
+    if "found" in case:
+        assert result.found_text == case["found"]
+    if result.match is not MatchKind.MISSING:
+        assert result.found_text, "a found quote shows the passage the page holds"
+    if page.text:
+        assert result.found_text is None or normalize(result.found_text) in normalize(page.text)
+
+
+def test_external_conformance_cases_through_the_cli(server: Server, tmp_path: Path) -> None:
+    cases = json.loads(EXTERNAL.read_text(encoding="utf-8"))
+    assert len(cases) == 63
+    for case in cases:
+        body = f"<!doctype html><html><head><title>t</title></head><body>{case['html']}</body></html>"
+        server.routes[f"/{case['id']}"] = lambda h, b=body: send(h, 200, b)
+    config = write_config(tmp_path, [{"id": c["id"], "url": server.url(f"/{c['id']}"), "quotes": [c["quote"]]}
+                                     for c in cases])
+    done = subprocess.run([sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json",
+                           "--no-archive"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    got = {s["id"]: s["quotes"][0] for s in json.loads(done.stdout)["sources"]}
+    wrong = []
+    for case in cases:
+        match = got[case["id"]]["match"]
+        SCORES.setdefault("external", []).append((case["expect"] == "found", match != "missing"))
+        if case["expect"] == "missing":
+            if match != "missing":
+                wrong.append((case["id"], match))
+        elif match == "missing" or TIERS[match] > TIERS[case["tier"]]:
+            wrong.append((case["id"], match))
+    assert wrong == []
+
+
+def precision_recall() -> list[str]:
+    lines = []
+    for suite, pairs in SCORES.items():
+        tp = sum(1 for e, g in pairs if e and g)
+        fp = sum(1 for e, g in pairs if not e and g)
+        fn = sum(1 for e, g in pairs if e and not g)
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        lines.append(f"quote engine, {suite}: {len(pairs)} cases, precision {precision:.3f}, recall {recall:.3f}")
+    return lines
+
+
+# --- properties ------------------------------------------------------------------------------
+
+_words = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789'\"-,.;"
+                                          "日本語の文章ウクライナ"), min_size=1, max_size=9)
+_paragraphs = st.lists(st.lists(_words, min_size=3, max_size=25).map(" ".join), min_size=1, max_size=6)
+
+
+def _html(paragraphs: list[str]) -> str:
+    from html import escape
+
+    return "<html><body>" + "".join(f"<p>{escape(p)}</p>" for p in paragraphs) + "</body></html>"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_paragraphs, st.data())
+def test_any_quote_cut_from_the_visible_text_is_found_exact(paragraphs: list[str], data: st.DataObject) -> None:
+    page = extract(_html(paragraphs).encode(), "text/html; charset=utf-8")
+    flat = " ".join(page.text.split("\n"))
+    start = data.draw(st.integers(0, max(0, len(flat) - 1)))
+    end = data.draw(st.integers(start + 1, len(flat)))
+    quote = flat[start:end].strip()
+    if not quote:
+        return
+    result = match_quotes(page, [Quote(quote)], 0.9)[0]
+    assert result.match is MatchKind.EXACT
+    assert result.found_text and normalize(quote) in normalize(result.found_text)
+
+
+_NOISE = {" ": ["\u00a0", "  ", "\n", "\u3000"], "'": ["’", "‘"], '"': ["“", "”", "「"],
+          "-": ["–", "—", "‐"]}
+
+
+@settings(max_examples=150, deadline=None)
+@given(_paragraphs, st.data())
+def test_typography_noise_is_still_found_normalized(paragraphs: list[str], data: st.DataObject) -> None:
+    page = PageText(text="\n".join(" ".join(p.split()) for p in paragraphs), main="")
+    flat = " ".join(page.text.split("\n"))
+    start = data.draw(st.integers(0, max(0, len(flat) - 1)))
+    quote = flat[start:start + data.draw(st.integers(1, 80))].strip()
+    if not quote.strip(" '\",;:"):
+        return
+    noisy = "".join(data.draw(st.sampled_from([ch, *_NOISE[ch]])) if ch in _NOISE else
+                    data.draw(st.sampled_from([ch, ch.upper(), ch + "\u00ad", ch + "\u200b"]))
+                    for ch in quote)
+    result = match_quotes(page, [Quote(noisy)], 0.9)[0]
+    assert result.match in (MatchKind.EXACT, MatchKind.NORMALIZED), (noisy, flat)
+
+
+@given(st.text(max_size=200))
+def test_normalize_is_idempotent(text: str) -> None:
+    assert normalize(normalize(text)) == normalize(text)
