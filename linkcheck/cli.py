@@ -179,9 +179,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
         since = parse_duration(args.since)
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
+    prefix = ""
+    if args.output:
+        rel = os.path.relpath(config.root.resolve(), args.output.resolve().parent)
+        prefix = "" if rel == "." else rel + "/"
     store = Store.open(config.db_path)
     try:
-        text = render_digest(args.format, build_digest(store, config, since))
+        text = render_digest(args.format, build_digest(store, config, since, snapshot_prefix=prefix))
     finally:
         store.close()
     if args.output:

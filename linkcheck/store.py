@@ -156,6 +156,12 @@ class Store:
         return [json.loads(row[0]) | {"run": row[1], "checked": row[2]} for row in self.db.execute(
             "SELECT data, run_id, checked FROM results WHERE checked >= ? ORDER BY run_id", (since,))]
 
+    def history(self, source_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The source's results, newest first, each with the time it was checked."""
+        return [json.loads(row[0]) | {"checked": row[1]} for row in self.db.execute(
+            "SELECT data, checked FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT ?",
+            (source_id, limit))]
+
     def latest_results(self) -> list[dict[str, Any]]:
         return [json.loads(row[0]) | {"checked": row[1]} for row in self.db.execute(
             "SELECT r.data, r.checked FROM results r JOIN (SELECT source_id, max(run_id) AS run_id "
@@ -174,7 +180,7 @@ class Store:
     def snapshots(self) -> list[SnapshotRow]:
         return [SnapshotRow(*row) for row in self.db.execute(
             "SELECT path, source_id, url, payload_digest, text_hash, written FROM snapshots "
-            "ORDER BY source_id, written")]
+            "ORDER BY source_id, rowid")]
 
     def last_digest(self) -> str | None:
         row = self.db.execute("SELECT max(written) FROM digests").fetchone()

@@ -1,0 +1,113 @@
+"""The editors' digest over a period, built from history: what broke, what changed (with the
+diff excerpts), what recovered, what is still unverifiable, what was archived, and every
+source's current status. Newest problems first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .config import Config
+from .store import Store
+
+UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
+_SEVERITY = {"broken": 0, "warning": 1, "ok": 2}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One source's line in the digest; `result` is the stored result it describes."""
+
+    id: str
+    url: str
+    title: str
+    status: str
+    link: str
+    problems: tuple[str, ...]
+    message: str
+    checked: str
+    snapshot: str | None
+    wayback: str | None
+    first_seen: str = ""
+    last_seen: str = ""
+    count: int = 0
+    quote_changes: tuple[dict[str, str], ...] = ()
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    since: str
+    until: str
+    snapshot_prefix: str = ""  # from where the digest is written to the config's folder
+    broke: list[Item] = field(default_factory=list)
+    changed: list[Item] = field(default_factory=list)
+    recovered: list[Item] = field(default_factory=list)
+    unverifiable: list[Item] = field(default_factory=list)
+    archived: list[Item] = field(default_factory=list)
+    current: list[Item] = field(default_factory=list)
+
+
+def _item(r: dict[str, Any], **extra: Any) -> Item:
+    drift = r.get("drift", {})
+    wayback = r.get("archive", {}).get("wayback", {})
+    return Item(id=r["id"], url=r["url"], title=r.get("title", ""), status=r["status"], link=r["link"],
+                problems=tuple(r.get("problems", [])), message=r.get("message", ""), checked=r["checked"],
+                snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
+                quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
+                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"), **extra)
+
+
+def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:
+    """The newest results for which `pred` holds, newest first, up to the first that does not."""
+    out = []
+    for r in history:
+        if not pred(r):
+            break
+        out.append(r)
+    return out
+
+
+def build_digest(store: Store, config: Config, since: float, now: datetime | None = None,
+                 snapshot_prefix: str = "") -> Digest:
+    now = now or datetime.now(UTC)
+    cutoff = (now - timedelta(seconds=since)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = Digest(since=cutoff, until=now.strftime("%Y-%m-%dT%H:%M:%SZ"), snapshot_prefix=snapshot_prefix)
+    known = {s.id for s in config.sources}
+    for latest in store.latest_results():
+        if latest["id"] not in known:
+            continue  # removed from the config since
+        history = store.history(latest["id"])
+        recent = [r for r in history if r["checked"] >= cutoff]
+        digest.current.append(_item(latest))
+        if latest["status"] == "broken" and latest["checked"] >= cutoff:
+            streak = _streak(history, lambda r: r["status"] == "broken")
+            digest.broke.append(_item(latest, first_seen=streak[-1]["checked"], last_seen=streak[0]["checked"],
+                                      count=len(streak)))
+        elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= cutoff:
+            streak = _streak(history, lambda r: r["link"] in UNVERIFIABLE_LINKS)
+            digest.unverifiable.append(_item(latest, first_seen=streak[-1]["checked"],
+                                             last_seen=streak[0]["checked"], count=len(streak)))
+        elif any(r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS for r in recent[1:]):
+            bad = next(r for r in recent[1:] if r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
+            digest.recovered.append(_item(latest, first_seen=bad["checked"], last_seen=latest["checked"]))
+        digest.changed.extend(_item(r) for r in recent if r.get("drift", {}).get("state") == "changed")
+        digest.archived.extend(_item(r) for r in recent
+                               if r.get("archive", {}).get("wayback", {}).get("state") == "saved")
+    digest.broke.sort(key=lambda i: i.first_seen, reverse=True)
+    digest.unverifiable.sort(key=lambda i: i.first_seen, reverse=True)
+    digest.changed.sort(key=lambda i: i.checked, reverse=True)
+    digest.recovered.sort(key=lambda i: i.last_seen, reverse=True)
+    digest.archived.sort(key=lambda i: i.checked, reverse=True)
+    digest.current.sort(key=lambda i: (_SEVERITY.get(i.status, 3), i.id))
+    return digest
+
+
+def render_digest(fmt: str, digest: Digest) -> str:
+    from .reporters import digest_html, digest_json, digest_markdown
+
+    renderers = {"markdown": digest_markdown.render, "html": digest_html.render, "json": digest_json.render}
+    return renderers[fmt](digest)

@@ -1,0 +1,125 @@
+"""The digest as one self-contained HTML file: inline CSS, no external assets, readable on a
+phone, diffs shown as deletions and insertions."""
+
+from __future__ import annotations
+
+from html import escape
+
+from ..digest import Digest, Item
+
+_CSS = """
+:root { color-scheme: light dark; --fg:#1d1d1f; --bg:#fff; --muted:#5f6368; --line:#e3e3e6;
+  --bad:#b3261e; --warn:#8a5a00; --good:#1e7b34; --del:#fde7e9; --ins:#e6f4ea; --card:#fafafa; }
+@media (prefers-color-scheme: dark) { :root { --fg:#e8e8ea; --bg:#151517; --muted:#a0a0a8; --line:#333;
+  --bad:#ff8a80; --warn:#ffcc66; --good:#81c995; --del:#4a1f22; --ins:#1c3b26; --card:#1d1d20; } }
+* { box-sizing: border-box; }
+body { margin:0; padding:16px; font:16px/1.5 -apple-system, "Segoe UI", Roboto, "Noto Sans",
+  "Hiragino Sans", "Noto Sans CJK JP", sans-serif; color:var(--fg); background:var(--bg); }
+main { max-width: 860px; margin: 0 auto; }
+h1 { font-size: 1.5rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; margin: 28px 0 8px;
+  border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+.lede { color: var(--muted); margin: 0 0 8px; }
+.counts { display:flex; flex-wrap:wrap; gap:8px; padding:0; margin:12px 0; list-style:none; }
+.counts li { border:1px solid var(--line); border-radius:8px; padding:6px 10px; }
+.card { border:1px solid var(--line); border-left:4px solid var(--line); border-radius:8px;
+  padding:10px 12px; margin:10px 0; background:var(--card); overflow-wrap:anywhere; }
+.card.broken { border-left-color: var(--bad); } .card.warning { border-left-color: var(--warn); }
+.card.ok { border-left-color: var(--good); }
+.card h3 { font-size:1rem; margin:0 0 4px; } .meta { color:var(--muted); font-size:.9rem; margin:4px 0; }
+.badge { display:inline-block; font-size:.8rem; border-radius:999px; padding:0 8px; margin-right:4px;
+  border:1px solid currentColor; }
+.broken .badge.status { color:var(--bad); } .warning .badge.status { color:var(--warn); }
+.ok .badge.status { color:var(--good); }
+.diff { margin:8px 0; padding:0; list-style:none; }
+.diff li { margin:4px 0; padding:4px 8px; border-radius:6px; }
+del, .del { background:var(--del); text-decoration: line-through; text-decoration-thickness: 1px; }
+ins, .ins { background:var(--ins); text-decoration: none; }
+.links a { margin-right: 12px; white-space: nowrap; }
+table { width:100%; border-collapse:collapse; font-size:.9rem; }
+th, td { text-align:left; padding:6px; border-bottom:1px solid var(--line); vertical-align:top; }
+td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
+@media (max-width: 600px) { body { padding:10px; } .hide-narrow { display:none; } }
+"""
+
+_LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
+
+
+def _links(item: Item, prefix: str) -> str:
+    parts = [f'<a href="{escape(item.url)}">live page</a>']
+    if item.snapshot:
+        parts.append(f'<a href="{escape(prefix + item.snapshot)}">local snapshot</a>')
+    if item.wayback:
+        parts.append(f'<a href="{escape(item.wayback)}">Wayback copy</a>')
+    return f'<p class="links">{"".join(parts)}</p>'
+
+
+def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> str:
+    title = escape(item.title or item.url)
+    out = [f'<article class="card {escape(item.status)}" id="{escape(item.id)}-{escape(item.checked)}">',
+           f'<h3><span class="badge status">{_LABEL.get(item.status, item.status)}</span>'
+           f'{escape(item.id)}</h3>',
+           f'<p class="meta">{title} · {escape(item.link)}'
+           + (f' · {escape(", ".join(item.problems))}' if item.problems else "") + "</p>"]
+    if item.message:
+        out.append(f"<p>{escape(item.message)}</p>")
+    if streak and item.count:
+        out.append(f'<p class="meta">First seen {escape(item.first_seen)} · last seen {escape(item.last_seen)}'
+                   f' · {item.count} check{"s" if item.count != 1 else ""} in a row</p>')
+    if diff:
+        sim = f" · similarity {item.similarity:.2f}" if item.similarity is not None else ""
+        out.append(f'<p class="meta">Changed on {escape(item.checked)}{sim}</p><ul class="diff">')
+        for c in item.quote_changes:
+            out.append(f'<li>Quoted: “{escape(c["quote"])}”<br><del>{escape(c["before"])}</del><br>'
+                       f'<ins>{escape(c["after"]) or "(gone)"}</ins></li>')
+        out += [f'<li class="del"><del>{escape(t)}</del></li>' for t in item.removed]
+        out += [f'<li class="ins"><ins>{escape(t)}</ins></li>' for t in item.added]
+        out.append("</ul>")
+    out.append(_links(item, prefix))
+    out.append("</article>")
+    return "\n".join(out)
+
+
+def _section(sid: str, title: str, items: list[Item], prefix: str, empty: str, **kw: bool) -> str:
+    body = "\n".join(_card(i, prefix, **kw) for i in items) or f'<p class="empty">{escape(empty)}</p>'
+    return f'<section id="{sid}"><h2>{escape(title)} ({len(items)})</h2>\n{body}\n</section>'
+
+
+def render(d: Digest) -> str:
+    """One self-contained HTML page."""
+    p = d.snapshot_prefix
+    rows = "\n".join(
+        f'<tr class="{escape(i.status)}"><td><span class="badge status">{escape(i.status)}</span></td>'
+        f'<td><a href="{escape(i.url)}">{escape(i.id)}</a></td><td>{escape(i.link)}</td>'
+        f'<td class="hide-narrow">{escape(", ".join(i.problems) or "—")}</td>'
+        f'<td class="hide-narrow">{escape(i.checked)}</td></tr>' for i in d.current)
+    counts = (f"<li>{len(d.broke)} broken</li><li>{len(d.changed)} changed</li>"
+              f"<li>{len(d.recovered)} recovered</li><li>{len(d.unverifiable)} unverifiable</li>"
+              f"<li>{len(d.archived)} archived</li>")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Citation digest {escape(d.since[:10])} – {escape(d.until[:10])}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<main>
+<h1>Citation digest</h1>
+<p class="lede">{escape(d.since)} to {escape(d.until)}</p>
+<ul class="counts">{counts}</ul>
+{_section("broke", "What broke", d.broke, p, "Nothing broke.", streak=True)}
+{_section("changed", "What changed", d.changed, p, "No cited page changed.", diff=True)}
+{_section("recovered", "What recovered", d.recovered, p, "Nothing recovered.")}
+{_section("unverifiable", "Still unverifiable", d.unverifiable, p, "Every source could be read.", streak=True)}
+{_section("archived", "Archived", d.archived, p, "No new Wayback captures.")}
+<section id="current"><h2>Every source now ({len(d.current)})</h2>
+<table><thead><tr><th>status</th><th>source</th><th>link</th><th class="hide-narrow">problems</th>
+<th class="hide-narrow">checked</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table></section>
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,65 @@
+"""The digest as Markdown: pastes cleanly into an email, a GitHub issue or a wiki."""
+
+from __future__ import annotations
+
+from ..digest import Digest, Item
+from .common import md_escape
+
+_ICON = {"broken": "❌", "warning": "⚠️", "ok": "✅"}
+
+
+def _links(item: Item, prefix: str) -> str:
+    parts = [f"[live page]({item.url})"]
+    if item.snapshot:
+        parts.append(f"[local snapshot]({prefix}{item.snapshot})")
+    if item.wayback:
+        parts.append(f"[Wayback copy]({item.wayback})")
+    return " · ".join(parts)
+
+
+def _head(item: Item) -> str:
+    name = f"**{md_escape(item.id)}**" + (f" — {md_escape(item.title)}" if item.title else "")
+    return f"- {_ICON.get(item.status, '')} {name}"
+
+
+def _section(title: str, items: list[Item], prefix: str, empty: str, streak: bool = False,
+             diff: bool = False) -> list[str]:
+    out = [f"## {title} ({len(items)})", ""]
+    if not items:
+        return [*out, f"_{empty}_", ""]
+    for item in items:
+        out.append(_head(item))
+        if item.message:
+            out.append(f"  {md_escape(item.message)}")
+        if streak and item.count:
+            out.append(f"  First seen {item.first_seen}, last seen {item.last_seen}, "
+                       f"{item.count} check{'s' if item.count != 1 else ''} in a row.")
+        if diff:
+            out.append(f"  Checked {item.checked}" + (f", similarity {item.similarity:.2f}" if item.similarity
+                                                       is not None else "") + ".")
+            for change in item.quote_changes:
+                out.append(f"  - quoted: “{md_escape(change['quote'])}”")
+                out.append(f"    - before: ~~{md_escape(change['before'])}~~")
+                out.append(f"    - now: **{md_escape(change['after']) or '(gone)'}**")
+            out += [f"  - removed: ~~{md_escape(t)}~~" for t in item.removed]
+            out += [f"  - added: **{md_escape(t)}**" for t in item.added]
+        out.append(f"  {_links(item, prefix)}")
+    return [*out, ""]
+
+
+def render(d: Digest) -> str:
+    """Markdown digest for editors."""
+    p = d.snapshot_prefix
+    out = [f"# Citation digest, {d.since[:10]} to {d.until[:10]}", "",
+           f"{len(d.broke)} broken, {len(d.changed)} changed, {len(d.recovered)} recovered, "
+           f"{len(d.unverifiable)} could not be verified, {len(d.archived)} newly archived.", ""]
+    out += _section("What broke", d.broke, p, "Nothing broke.", streak=True)
+    out += _section("What changed", d.changed, p, "No cited page changed.", diff=True)
+    out += _section("What recovered", d.recovered, p, "Nothing recovered.")
+    out += _section("Still unverifiable", d.unverifiable, p, "Every source could be read.", streak=True)
+    out += _section("Archived", d.archived, p, "No new Wayback captures.")
+    out += ["## Every source now", "", "| | source | link | problems | checked |", "|---|---|---|---|---|"]
+    for i in d.current:
+        out.append(f"| {_ICON.get(i.status, '')} | [{md_escape(i.id)}]({i.url}) | {i.link} | "
+                   f"{', '.join(i.problems) or '—'} | {i.checked} |")
+    return "\n".join(out).rstrip() + "\n"
