@@ -40,6 +40,7 @@ class Server:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Handler] = {}
+        self.fallback: Handler | None = None  # for paths no route names
         self.requests: list[str] = []
         self.stopping = threading.Event()
         outer = self
@@ -54,7 +55,9 @@ class Server:
                 outer.requests.append(self.path)
                 route = outer.routes.get(self.path) or outer.routes.get(self.path.split("?")[0])
                 try:
-                    if route is None:
+                    if route is None and outer.fallback is not None:
+                        outer.fallback(self)
+                    elif route is None:
                         send(self, 404, "<title>Not found</title>")
                     else:
                         route(self)

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import Server, by_id, check_json, run_cli, send, write_config
 from warcio.archiveiterator import ArchiveIterator
 
-from conftest import Server, by_id, check_json, run_cli, send, write_config
 from linkcheck.drift import compare, text_hash
 from linkcheck.models import Drift, DriftState
 

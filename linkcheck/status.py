@@ -1,0 +1,55 @@
+"""`linkcheck status`: last pass, next due pass, counts by status, pending archive saves.
+Unhealthy (exit 1) when no pass ever completed or the last is overdue by two intervals."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from .config import Config
+from .schedule import parse_trigger
+from .store import Store
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _fmt(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def next_due(config: Config, last: datetime) -> tuple[datetime, timedelta]:
+    """When the pass after one finished at `last` is due, and the schedule's period there."""
+    trigger = parse_trigger(config.schedule.check, config.schedule.timezone)
+    first = trigger.get_next_fire_time(None, last)
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    return first, (second - first)
+
+
+def status_report(config: Config, fmt: str, now: datetime | None = None) -> tuple[str, bool]:
+    now = now or datetime.now(UTC)
+    store = Store.open(config.db_path)
+    try:
+        last = store.last_run()
+        counts = Counter(r["status"] for r in store.latest_results() if r["id"] in {s.id for s in config.sources})
+        pending = store.pending_captures()
+    finally:
+        store.close()
+    due = period = None
+    healthy = False
+    if last:
+        finished = _parse(last[1])
+        due, period = next_due(config, finished)
+        healthy = now <= finished + 2 * period
+    data = {"last_pass": last[1] if last else None, "next_due": _fmt(due),
+            "overdue": not healthy, "counts": {k: counts.get(k, 0) for k in ("ok", "warning", "broken")},
+            "pending_archive_saves": len(pending), "sources": len(config.sources)}
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n", healthy
+    lines = [f"last pass: {data['last_pass'] or 'never'}",
+             f"next due: {data['next_due'] or 'now'}" + ("  (OVERDUE)" if last and not healthy else ""),
+             "status: " + ", ".join(f"{v} {k}" for k, v in data["counts"].items()),
+             f"pending archive saves: {len(pending)}"]
+    return "\n".join(lines) + "\n", healthy
