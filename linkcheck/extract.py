@@ -148,6 +148,11 @@ def _lines(pieces: Iterator[str]) -> list[str]:
     return lines
 
 
+def visible_lines(root: etree._Element) -> list[str]:
+    """The visible text under `root`, one string per block."""
+    return _lines(_pieces(root, skip_furniture=False))
+
+
 def _main_element(root: etree._Element) -> etree._Element:
     """The article body: <main> or role=main, else the <article> with the most text, else <body>."""
     for xpath in ("//main", "//*[@role='main']"):
@@ -196,7 +201,7 @@ def extract(body: bytes, content_type: str = "") -> PageText:
     root = parse_html(text)
     if root is None:
         return PageText(text="", main="", encoding=codec)
-    lines = _lines(_pieces(root, skip_furniture=False))
+    lines = visible_lines(root)
     main_lines = _lines(_pieces(_main_element(root), skip_furniture=True))
     title_el = root.find(".//title")
     title = text_of(title_el) if title_el is not None else ""

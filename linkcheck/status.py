@@ -43,13 +43,13 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
         finished = _parse(last[1])
         due, period = next_due(config, finished)
         healthy = now <= finished + 2 * period
-    data = {"last_pass": last[1] if last else None, "next_due": _fmt(due),
-            "overdue": not healthy, "counts": {k: counts.get(k, 0) for k in ("ok", "warning", "broken")},
-            "pending_archive_saves": len(pending), "sources": len(config.sources)}
+    by_status = {k: counts.get(k, 0) for k in ("ok", "warning", "broken")}
+    data = {"last_pass": last[1] if last else None, "next_due": _fmt(due), "overdue": not healthy,
+            "counts": by_status, "pending_archive_saves": len(pending), "sources": len(config.sources)}
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n", healthy
     lines = [f"last pass: {data['last_pass'] or 'never'}",
              f"next due: {data['next_due'] or 'now'}" + ("  (OVERDUE)" if last and not healthy else ""),
-             "status: " + ", ".join(f"{v} {k}" for k, v in data["counts"].items()),
+             "status: " + ", ".join(f"{v} {k}" for k, v in by_status.items()),
              f"pending archive saves: {len(pending)}"]
     return "\n".join(lines) + "\n", healthy

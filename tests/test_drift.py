@@ -54,7 +54,7 @@ def test_drift_between_passes_and_digest(server: Server, site: dict[str, str], t
     assert {s["drift"]["state"] for s in first["sources"]} == {"new"}
     assert first["summary"]["ok"] == 5
 
-    site["/flap"] = article(PARAS[:3] + ["4. Allies reaffirm their commitment, variant B."])
+    site["/flap"] = article([*PARAS[:3], "4. Allies reaffirm their commitment, variant B."])
     check_json(config, capsys)  # B seen once: changed
     site["/flap"] = article(PARAS)  # back to A: must not flap
     site["/edited"] = article([PARAS[0].replace("will be in a position to extend", "may in future consider "

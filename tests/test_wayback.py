@@ -203,7 +203,7 @@ def test_spn2_error_in_200_is_failed_with_its_reason(server: Server, wayback: Fa
     monkeypatch.setenv("WAYBACK_SECRET_KEY", "secret")
     wayback.save_mode = "error200"
     config = _config(tmp_path, server, wayback)
-    code, report = check_json(config, capsys)
+    _, report = check_json(config, capsys)
     page_result = by_id(report)["page"]
     assert page_result["archive"]["wayback"]["state"] == "failed"
     assert "error:blocked-url" in page_result["archive"]["wayback"]["message"]
