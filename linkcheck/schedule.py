@@ -8,6 +8,7 @@ so numeric days are translated to names before they reach it.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -53,3 +54,14 @@ def parse_trigger(spec: str, timezone: str) -> BaseTrigger:
                            day_of_week=_cron_days(dow), timezone=timezone)
     except (ValueError, LookupError) as exc:
         raise ValueError(f"{spec!r} is not a valid crontab line ({exc})") from None
+
+
+def next_after(spec: str, timezone: str, when: datetime) -> datetime:
+    """When a pass (or digest) is due after one at `when`. Interval triggers count from their
+    own start, so an interval is added by hand."""
+    seconds = interval_seconds(spec)
+    if seconds is not None:
+        return when + timedelta(seconds=seconds)
+    fire = parse_trigger(spec, timezone).get_next_fire_time(None, when + timedelta(seconds=1))
+    assert fire is not None  # a valid crontab line always fires again
+    return fire

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from .config import Config
-from .schedule import parse_trigger
+from .schedule import next_after
 from .store import Store
 
 
@@ -22,9 +22,8 @@ def _fmt(t: datetime | None) -> str | None:
 
 def next_due(config: Config, last: datetime) -> tuple[datetime, timedelta]:
     """When the pass after one finished at `last` is due, and the schedule's period there."""
-    trigger = parse_trigger(config.schedule.check, config.schedule.timezone)
-    first = trigger.get_next_fire_time(None, last)
-    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    first = next_after(config.schedule.check, config.schedule.timezone, last)
+    second = next_after(config.schedule.check, config.schedule.timezone, first)
     return first, (second - first)
 
 
