@@ -62,6 +62,6 @@ def next_after(spec: str, timezone: str, when: datetime) -> datetime:
     seconds = interval_seconds(spec)
     if seconds is not None:
         return when + timedelta(seconds=seconds)
-    fire = parse_trigger(spec, timezone).get_next_fire_time(None, when + timedelta(seconds=1))
+    fire: datetime | None = parse_trigger(spec, timezone).get_next_fire_time(None, when + timedelta(seconds=1))
     assert fire is not None  # a valid crontab line always fires again
     return fire

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
 import os
 import signal
@@ -94,7 +95,7 @@ def test_passes_on_time_and_sigterm_exits_cleanly(server: Server, tmp_path: Path
     assert d.lines("stopped")
     done = runs(tmp_path)
     finished = [time.mktime(time.strptime(f, "%Y-%m-%dT%H:%M:%SZ")) for _, f in done]
-    gaps = [b - a for a, b in zip(finished, finished[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(finished)]
     assert all(0 <= g <= 3 for g in gaps), gaps  # every ~1s, none skipped for long
     db = sqlite3.connect(tmp_path / "linkcheck.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
