@@ -24,7 +24,8 @@ _IBID_RE = re.compile(r"^\s*ibid\b\.?,?\s*(?:(?:para(?:graph)?s?\.?|¶|p\.|pp\.|
 _LOCATOR_RE = re.compile(r"(?:,?\s*(?:para(?:graph)?\.?|¶)\s*(\d+)|\s+(\d{1,3}))\s*\.?\s*$", re.I)
 _QUOTE_RE = re.compile(r"“([^“”\n]{2,}?)[”“]|\"([^\"\n]{2,}?)\"|「([^「」\n]{2,}?)」|『([^『』\n]{2,}?)』")
 _MD_LINK_RE = re.compile(r"\[([^\]]*)\]\((https?://[^)\s]+)\)")
-_STOP = frozenset("the a an of and in on for to by at with from de la le des du der die das".split())
+_STOP = frozenset({"the", "a", "an", "of", "and", "in", "on", "for", "to", "by", "at", "with", "from",
+                   "de", "la", "le", "des", "du", "der", "die", "das"})
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 
