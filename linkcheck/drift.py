@@ -17,17 +17,29 @@ from collections.abc import Sequence
 from .models import Drift, DriftState, QuoteMatch
 
 _VOLATILE_RE = re.compile(
-    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?\b|"
-    r"\b\d+\s+(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\s+ago\b|\d+\s*(?:秒|分|時間)前|"
-    r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}\b|\b[0-9a-f]{12,}\b",
+    r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|"
+    r"\d+\s+(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\s+ago\b|\d+\s*(?:秒|分|時間)前|"
+    r"[A-Za-z0-9_-]{12,}",
     re.I)
+_HAS_DIGIT_RE = re.compile(r"\d")
+_HEX_RE = re.compile(r"[0-9a-fA-F]+")
 MAX_EXCERPTS = 8
 MAX_EXCERPT_CHARS = 400
 
 
+def _mask(m: re.Match[str]) -> str:
+    token = m.group(0)
+    if ":" in token or token.endswith(("ago", "前")):
+        return "#"  # a clock time or "5 minutes ago"
+    mixed = _HAS_DIGIT_RE.search(token) is not None and not token.isdigit()
+    if mixed and (len(token) >= 20 or _HEX_RE.fullmatch(token)):
+        return "#"  # a request id, token or hash
+    return token
+
+
 def stable_text(main: str) -> str:
     """The main text with volatile tokens masked: what versions are compared on."""
-    return _VOLATILE_RE.sub("#", main)
+    return _VOLATILE_RE.sub(_mask, main)
 
 
 def text_hash(main: str) -> str:

@@ -45,7 +45,6 @@ from .store import Prior, SnapshotRow, Store, Version
 from .verdict import Verdict, classify
 
 Progress = Callable[[int, int], None]
-_FOUND = (MatchKind.EXACT, MatchKind.NORMALIZED, MatchKind.FUZZY)
 _FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)
 
 
@@ -88,30 +87,12 @@ async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
     return _Read(fetch, page, verdict, quotes)
 
 
-async def _read_all(sources: Sequence[Source], fetcher: Fetcher, config: Config,
-                    progress: Progress | None) -> list[_Read]:
-    done = 0
-
-    async def one(src: Source) -> _Read:
-        nonlocal done
-        result = await _read(src, fetcher, config)
-        done += 1
-        if progress:
-            progress(done, len(sources))
-        return result
-
-    reads = list(await asyncio.gather(*(one(s) for s in sources)))
-    # Second chance for what may be a passing hiccup (rate limit, blip, bot wall): CI must not
-    # go red, nor history count a failure, for a server that was briefly unwell.
-    again = [i for i, r in enumerate(reads)
-             if r.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED)
-             and not {"redirect-loop", "too-large"} & set(r.verdict.problems)]
-    if again and config.fetch.recheck_pause >= 0:
-        await asyncio.sleep(config.fetch.recheck_pause)
-        retried = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))
-        for i, r in zip(again, retried, strict=True):
-            reads[i] = r
-    return reads
+def _second_try(read: _Read) -> bool:
+    """Worth another look at the end of the pass: what may be a passing hiccup (a blip, a rate
+    limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
+    briefly unwell."""
+    return read.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
+        not {"redirect-loop", "too-large"} & set(read.verdict.problems)
 
 
 def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
@@ -167,6 +148,7 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
         meta = {"source": src.id, "url": src.url, "text_hash": digest_hash,
                 "encoding": page.encoding if page else None, "link": link.value,
                 "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in quotes]}
+        # Written on the loop: measured slower in a thread pool (GIL hand-offs), see BENCHMARKS.md.
         written = write_snapshot(config.root, src.id, fetch, meta, config.fetch.user_agent,
                                  store.snapshot_for_digest(src.id, payload_digest(fetch.raw)))
         snapshot = written.path
@@ -201,17 +183,44 @@ async def _captures(config: Config, store: Store, judged: list[_Judged], client:
     return await archive_all(jobs, wayback, store, config.archive, now)
 
 
+async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.AsyncClient, store: Store,
+                      progress: Progress | None, versions: list[Version],
+                      snapshots: list[SnapshotRow]) -> list[_Judged]:
+    """Read and judge every source; each is judged as soon as it is read, while others are in
+    flight, except those that get a second try at the end."""
+    fetcher = Fetcher(client, config.fetch)
+    done = 0
+
+    def judge(src: Source, read: _Read) -> _Judged:
+        prior = store.prior(src.id, config.policy.drift_window)
+        return _judge(src, read, prior, config, store, now_utc(), versions, snapshots)
+
+    async def one(src: Source) -> _Judged | _Read:
+        nonlocal done
+        read = await _read(src, fetcher, config)
+        done += 1
+        if progress:
+            progress(done, len(sources))
+        return read if _second_try(read) and config.fetch.recheck_pause >= 0 else judge(src, read)
+
+    results = list(await asyncio.gather(*(one(s) for s in sources)))
+    again = [i for i, r in enumerate(results) if isinstance(r, _Read)]
+    if again:
+        await asyncio.sleep(config.fetch.recheck_pause)
+        reads = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))
+        for i, read in zip(again, reads, strict=True):
+            results[i] = judge(sources[i], read)
+    return [r for r in results if isinstance(r, _Judged)]
+
+
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
                      store: Store, *, archive: bool = True, progress: Progress | None = None) -> CheckRun:
     """Check `sources` once and record the pass in `store`. Never raises for a bad page."""
     started = now_utc()
-    reads = await _read_all(sources, Fetcher(client, config.fetch), config, progress)
-    now = now_utc()
     versions: list[Version] = []
     snapshots: list[SnapshotRow] = []
-    judged = [_judge(src, read, store.prior(src.id, config.policy.drift_window), config, store, now,
-                     versions, snapshots) for src, read in zip(sources, reads, strict=True)]
-    captures = await _captures(config, store, judged, client, archive, now)
+    judged = await _assess_all(sources, config, client, store, progress, versions, snapshots)
+    captures = await _captures(config, store, judged, client, archive, now_utc())
     fail_on = failing(config.policy.fail_on)
     outcomes = []
     for j in judged:

@@ -26,7 +26,8 @@ _BOT_WALL_RE = re.compile(
     r"just a moment\.\.\.|attention required!? \| cloudflare|checking your browser|"
     r"cf-browser-verification|challenges\.cloudflare\.com|enable javascript and cookies to continue|"
     r"are you a robot|verify you are (a )?human|captcha-delivery\.com|px-captcha|"
-    r"access denied.{0,40}(akamai|edgesuite)|request unsuccessful\. incapsula", re.I | re.S)
+    r"access denied[^<]{0,40}(akamai|edgesuite)|request unsuccessful\. incapsula", re.I)
+_BOT_WALL_HEAD = 16384  # challenge pages are small; their tell-tale text comes early
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def _redirected_to_front(url: str, final: str) -> bool:
 
 
 def classify(fetch: FetchResult, page: PageText | None) -> Verdict:
-    body_head = fetch.body[:65536].decode("utf-8", "replace") if fetch.body else ""
+    body_head = fetch.body[:_BOT_WALL_HEAD].decode("utf-8", "replace") if fetch.body else ""
     if fetch.error is not None:
         problems = list(fetch.problems) or [fetch.error.value]
         message = fetch.message

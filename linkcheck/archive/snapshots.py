@@ -62,8 +62,8 @@ def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dic
     try:
         with os.fdopen(fd, "wb") as out:
             _write_records(WARCWriter(out, gzip=True), name, fetch, metadata, user_agent)
-            out.flush()
-            os.fsync(out.fileno())
+        # No fsync: a killed process cannot leave a half file behind the rename, and history (not
+        # this file) is the source of truth; an fsync per page cost more than the fetch itself.
         os.replace(tmp, folder / name)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
