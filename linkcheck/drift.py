@@ -73,14 +73,18 @@ def compare(main: str, versions: Sequence[tuple[str, str]], quotes: Sequence[Quo
         was, is_ = then.get("found_text"), now.found_text
         if isinstance(was, str) and was != is_ and then.get("match") in ("exact", "normalized", "fuzzy"):
             quote_changes.append((now.text, _clip(was), _clip(is_ or "")))
-    shown = {w for _, w, i in quote_changes} | {i for _, w, i in quote_changes}
+    shown = [t.rstrip("…") for _, was_, now_ in quote_changes for t in (was_, now_) if t]
+
+    def new_line(text: str) -> bool:  # not already shown as a quoted passage's before/after
+        return not any(t in text for t in shown)
+
     old_shown, new_shown = versions[0][1].split("\n"), main.split("\n")  # unmasked, same lines
     removed: list[str] = []
     added: list[str] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag in ("replace", "delete"):
-            removed += [_clip(x) for x in old_shown[i1:i2] if _clip(x) not in shown]
+            removed += [_clip(x) for x in old_shown[i1:i2] if new_line(x)]
         if tag in ("replace", "insert"):
-            added += [_clip(x) for x in new_shown[j1:j2] if _clip(x) not in shown]
+            added += [_clip(x) for x in new_shown[j1:j2] if new_line(x)]
     return Drift(DriftState.CHANGED, similarity, tuple(quote_changes),
                  tuple(removed[:MAX_EXCERPTS]), tuple(added[:MAX_EXCERPTS]))

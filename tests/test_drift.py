@@ -102,6 +102,26 @@ def test_drift_between_passes_and_digest(server: Server, site: dict[str, str], t
     assert "](snapshots/edited/" in md
     html = (tmp_path / "digest.html").read_text()
     assert "<del>3. We remain open to engagement.</del>" in html
+    _check_digest_structure(html)
+
+
+def _check_digest_structure(html: str) -> None:
+    """Self-contained, phone-ready, every section present, every card linking the live page."""
+    import lxml.html
+
+    doc = lxml.html.document_fromstring(html)
+    assert doc.xpath("//meta[@name='viewport']")
+    assert not doc.xpath("//link[@href] | //script | //img | //iframe"), "no external assets"
+    assert "@import" not in html and "url(" not in html
+    assert [s.get("id") for s in doc.xpath("//section")] == ["broke", "changed", "recovered", "unverifiable",
+                                                            "archived", "current"]
+    for card in doc.xpath("//article[contains(@class, 'card')]"):
+        assert card.xpath(".//a[text()='live page']/@href")
+    changed = doc.xpath("//section[@id='changed']//article")
+    assert changed and all(c.xpath(".//del | .//ins") for c in changed)
+    quoted = doc.xpath("//li[@class='quoted']")
+    assert len(quoted) == 1 and "it now says" in quoted[0].text_content()
+    assert len(doc.xpath("//section[@id='current']//tbody/tr")) == 5
 
 
 def test_snapshots_are_standard_warcs_and_not_stored_twice(server: Server, tmp_path: Path,

@@ -3,6 +3,7 @@ phone, diffs shown as deletions and insertions."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from ..digest import Digest, Item
@@ -32,6 +33,7 @@ h1 { font-size: 1.5rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; margin: 28px 
 .ok .badge.status { color:var(--good); }
 .diff { margin:8px 0; padding:0; list-style:none; }
 .diff li { margin:4px 0; padding:4px 8px; border-radius:6px; }
+.quoted { border:1px solid var(--line); } .label { color:var(--muted); font-size:.85rem; }
 del, .del { background:var(--del); text-decoration: line-through; text-decoration-thickness: 1px; }
 ins, .ins { background:var(--ins); text-decoration: none; }
 .links a { margin-right: 12px; white-space: nowrap; }
@@ -42,6 +44,14 @@ td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
 """
 
 _LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
+
+
+def when(ts: str) -> str:
+    """`2026-11-27T08:00:09Z` as `27 Nov 2026, 08:00 UTC`."""
+    try:
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+    except ValueError:
+        return ts
 
 
 def _links(item: Item, prefix: str) -> str:
@@ -59,18 +69,20 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
            f'<h3><span class="badge status">{_LABEL.get(item.status, item.status)}</span>'
            f'{escape(item.id)}</h3>',
            f'<p class="meta">{title} · {escape(item.link)}'
-           + (f' · {escape(", ".join(item.problems))}' if item.problems else "") + "</p>"]
+           + (f' · {escape(", ".join(p for p in item.problems if p != item.link))}'
+              if set(item.problems) - {item.link} else "") + "</p>"]
     if item.message:
         out.append(f"<p>{escape(item.message)}</p>")
     if streak and item.count:
-        out.append(f'<p class="meta">First seen {escape(item.first_seen)} · last seen {escape(item.last_seen)}'
+        out.append(f'<p class="meta">First seen {when(item.first_seen)} · last seen {when(item.last_seen)}'
                    f' · {item.count} check{"s" if item.count != 1 else ""} in a row</p>')
     if diff:
         sim = f" · similarity {item.similarity:.2f}" if item.similarity is not None else ""
-        out.append(f'<p class="meta">Changed on {escape(item.checked)}{sim}</p><ul class="diff">')
+        out.append(f'<p class="meta">Changed on {when(item.checked)}{sim}</p><ul class="diff">')
         for c in item.quote_changes:
-            out.append(f'<li>Quoted: “{escape(c["quote"])}”<br><del>{escape(c["before"])}</del><br>'
-                       f'<ins>{escape(c["after"]) or "(gone)"}</ins></li>')
+            out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{escape(c["quote"])}”'
+                       f'<br><span class="label">the page said</span> <del>{escape(c["before"])}</del>'
+                       f'<br><span class="label">it now says</span> <ins>{escape(c["after"]) or "(gone)"}</ins></li>')
         out += [f'<li class="del"><del>{escape(t)}</del></li>' for t in item.removed]
         out += [f'<li class="ins"><ins>{escape(t)}</ins></li>' for t in item.added]
         out.append("</ul>")
@@ -91,7 +103,7 @@ def render(d: Digest) -> str:
         f'<tr class="{escape(i.status)}"><td><span class="badge status">{escape(i.status)}</span></td>'
         f'<td><a href="{escape(i.url)}">{escape(i.id)}</a></td><td>{escape(i.link)}</td>'
         f'<td class="hide-narrow">{escape(", ".join(i.problems) or "—")}</td>'
-        f'<td class="hide-narrow">{escape(i.checked)}</td></tr>' for i in d.current)
+        f'<td class="hide-narrow">{when(i.checked)}</td></tr>' for i in d.current)
     counts = (f"<li>{len(d.broke)} broken</li><li>{len(d.changed)} changed</li>"
               f"<li>{len(d.recovered)} recovered</li><li>{len(d.unverifiable)} unverifiable</li>"
               f"<li>{len(d.archived)} archived</li>")
@@ -100,13 +112,13 @@ def render(d: Digest) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Citation digest {escape(d.since[:10])} – {escape(d.until[:10])}</title>
+<title>Citation digest {when(d.since)} – {when(d.until)}</title>
 <style>{_CSS}</style>
 </head>
 <body>
 <main>
 <h1>Citation digest</h1>
-<p class="lede">{escape(d.since)} to {escape(d.until)}</p>
+<p class="lede">{when(d.since)} to {when(d.until)}</p>
 <ul class="counts">{counts}</ul>
 {_section("broke", "What broke", d.broke, p, "Nothing broke.", streak=True)}
 {_section("changed", "What changed", d.changed, p, "No cited page changed.", diff=True)}
