@@ -16,7 +16,10 @@ from linkcheck.extract import extract
 from linkcheck.match import Page
 from linkcheck.models import Quote
 
-WORDS = ["alliance", "security", "partners", "summit", "ukraine", "membership", "invitation", "conditions", "allies", "agree", "cooperation", "indo-pacific", "region", "developments", "directly", "affect", "euro-atlantic", "engagement", "transparency", "reciprocal", "interests", "council", "nations", "defence", "deterrence", "capability"]
+WORDS = ("alliance", "security", "partners", "summit", "ukraine", "membership", "invitation", "conditions",
+         "allies", "agree", "cooperation", "indo-pacific", "region", "developments", "directly", "affect",
+         "euro-atlantic", "engagement", "transparency", "reciprocal", "interests", "council", "nations",
+         "defence", "deterrence", "capability")
 
 
 def make_page(size: int, rng: random.Random) -> tuple[bytes, list[str]]:
