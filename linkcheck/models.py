@@ -166,6 +166,7 @@ class SourceOutcome:
     text_hash: str | None = None
     failures: int = 0  # consecutive failed passes, this one included
     first_failed: str | None = None
+    encoding: str = ""  # the codec the page was decoded with
 
 
 @dataclass(frozen=True)

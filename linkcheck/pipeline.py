@@ -231,7 +231,8 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             status=status_of(j.problems, j.link, fail_on), link=j.link, quotes=j.quotes, drift=j.drift,
             capture=capture, snapshot=j.snapshot, problems=tuple(dict.fromkeys(problems)),
             message=message_for(j.read.verdict.message, j.link, j.quotes, j.drift, j.confirmed),
-            text_hash=j.text_hash, failures=j.failures, first_failed=j.first_failed))
+            text_hash=j.text_hash, failures=j.failures, first_failed=j.first_failed,
+            encoding=j.read.page.encoding if j.read.page else ""))
     run = CheckRun(started=_stamp(started), finished=_stamp(now_utc()), outcomes=tuple(outcomes))
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
                    [(url, c, run.finished) for url, c in captures.items()])

@@ -43,6 +43,7 @@ def test_json_report_matches_schema_and_reports_are_written(server: Server, tmp_
     assert [q["match"] for q in a["quotes"]] == ["exact", "missing"]
     assert a["problems"] == ["quote-missing"]
     assert a["archive"]["snapshot"].startswith("snapshots/a/")
+    assert a["encoding"] == "utf-8"
     assert (tmp_path / a["archive"]["snapshot"]).exists()
     assert by_id(report)["gone"]["quotes"][0]["match"] == "unverifiable"
     reports = tmp_path / "reports"

@@ -136,13 +136,16 @@ def test_catch_up_after_downtime_runs_exactly_once(server: Server, tmp_path: Pat
     db = sqlite3.connect(tmp_path / "linkcheck.db")
     with db:
         db.execute("UPDATE runs SET started = '2026-01-01T00:00:00Z', finished = '2026-01-01T00:00:05Z'")
+        db.execute("INSERT INTO digests (written, path) VALUES ('2026-01-05T08:00:00Z', 'old.md')")  # weeks ago
     db.close()
     d = daemon_factory(config)
     wait_for(lambda: len(runs(tmp_path)) == 2, what="the catch-up pass")
-    wait_for(lambda: bool(d.lines("pass")), what="the pass log line")
+    wait_for(lambda: bool(d.lines("pass")) and bool(d.lines("digest")), what="the pass and digest log lines")
     assert d.stop() == 0
     assert len(runs(tmp_path)) == 2
-    assert len(d.lines("catch-up")) == 1 and "2026-01-01T00:00:05Z" in d.lines("catch-up")[0]
+    catch_up = d.lines("catch-up")
+    assert len(catch_up) == 2 and "2026-01-01T00:00:05Z" in catch_up[0] and "job=digest" in catch_up[1]
+    assert len(list((tmp_path / "reports").glob("digest-*.md"))) == 1  # once, not once per missed week
 
     # Just after a pass, a restart catches nothing up.
     d2 = daemon_factory(config)

@@ -254,6 +254,32 @@ def test_private_address_guard(server: Server, server2: Server, tmp_path: Path,
     assert server2.requests.count("/jump") == 1
 
 
+def test_per_host_and_global_limits(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+    arrived = threading.Event()
+
+    def slow(h: http.server.BaseHTTPRequestHandler) -> None:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            if state["now"] >= 2:
+                arrived.set()
+        arrived.wait(2)  # hold the first requests until a second one could have joined them
+        with lock:
+            state["now"] -= 1
+        send(h, 200, page("<p>ok</p>"))
+
+    for i in range(6):
+        server.routes[f"/s{i}"] = slow
+    config = write_config(tmp_path, [{"id": f"s{i}", "url": server.url(f"/s{i}")} for i in range(6)],
+                          fetch={"per_host": 2, "concurrency": 8})
+    _, report = check_json(config, capsys)
+    assert report["summary"]["ok"] == 6
+    assert state["peak"] == 2
+
+
 def test_user_agent_names_the_project(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seen = []
 

@@ -29,6 +29,7 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
         "message": o.message,
         "title": src.title, "cites": list(src.cites), "line": src.line,
         "text_hash": o.text_hash, "failures": o.failures, "first_failed": o.first_failed,
+        "encoding": o.encoding or None,
     }
 
 
