@@ -37,6 +37,15 @@ class Item:
     added: tuple[str, ...] = ()
     similarity: float | None = None
 
+    def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
+        """(label, href) of the live page, the local snapshot and the Wayback capture it has."""
+        found = [("live page", self.url)]
+        if self.snapshot:
+            found.append(("local snapshot", snapshot_prefix + self.snapshot))
+        if self.wayback:
+            found.append(("Wayback copy", self.wayback))
+        return found
+
 
 @dataclass(frozen=True)
 class Digest:

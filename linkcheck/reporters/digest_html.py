@@ -55,12 +55,8 @@ def when(ts: str) -> str:
 
 
 def _links(item: Item, prefix: str) -> str:
-    parts = [f'<a href="{escape(item.url)}">live page</a>']
-    if item.snapshot:
-        parts.append(f'<a href="{escape(prefix + item.snapshot)}">local snapshot</a>')
-    if item.wayback:
-        parts.append(f'<a href="{escape(item.wayback)}">Wayback copy</a>')
-    return f'<p class="links">{"".join(parts)}</p>'
+    anchors = "".join(f'<a href="{escape(href)}">{label}</a>' for label, href in item.links(prefix))
+    return f'<p class="links">{anchors}</p>'
 
 
 def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> str:

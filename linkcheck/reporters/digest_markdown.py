@@ -9,12 +9,7 @@ _ICON = {"broken": "❌", "warning": "⚠️", "ok": "✅"}
 
 
 def _links(item: Item, prefix: str) -> str:
-    parts = [f"[live page]({item.url})"]
-    if item.snapshot:
-        parts.append(f"[local snapshot]({prefix}{item.snapshot})")
-    if item.wayback:
-        parts.append(f"[Wayback copy]({item.wayback})")
-    return " · ".join(parts)
+    return " · ".join(f"[{label}]({href})" for label, href in item.links(prefix))
 
 
 def _head(item: Item) -> str:
