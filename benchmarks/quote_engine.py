@@ -2,7 +2,7 @@
 
 Extraction (decode + parse + visible text) and preparation (normalize) happen once per page;
 each quote is then looked up. Half the quotes are on the page verbatim, a quarter with
-typography changed (normalized tier), a quarter paraphrased (fuzzy tier, the costly path).
+typography changed (normalized tier), a quarter edited (through the fuzzy tier, the costly path).
 
     python benchmarks/quote_engine.py
 """

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
 
 from .models import MatchKind, PageText, Quote, QuoteMatch
 
@@ -36,6 +37,13 @@ _CJK_CHAR_RE = re.compile(f"[{_CJK}]")
 _EDGE_QUOTES = "\"' ,;:"
 _PARA_NUMBER_RE = re.compile(r"\(?\d{1,3}[.)]")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)|(?<=[。！？])[」』）]*")
+
+
+_WORD_RE = re.compile(r"\w+(?:'\w+)?")
+_INNER_HYPHEN_RE = re.compile(r"(?<=\w)-(?=\w)")
+_NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "nobody", "nor", "neither", "without",
+                        "cannot", "nowhere"})
+NEGATION_WEIGHT = 5
 
 
 def normalize(text: str) -> str:
@@ -114,11 +122,16 @@ class Page:
     def _fuzzy(self, nq: str) -> tuple[int, int, float]:
         hay = self.norm.text
         if len(nq) >= len(hay):  # a quote longer than the page: compare whole strings
-            return 0, len(hay), fuzz.ratio(nq, hay) / 100
+            return 0, len(hay), min(fuzz.ratio(nq, hay) / 100, word_score(nq, hay))
         res = fuzz.partial_ratio_alignment(nq, hay)
         if res is None:
             return 0, 0, 0.0
-        return res.dest_start, res.dest_end, res.score / 100
+        start, end = res.dest_start, res.dest_end
+        while start > 0 and hay[start - 1].isalnum():  # whole words, for the word-level score
+            start -= 1
+        while end < len(hay) and hay[end].isalnum():
+            end += 1
+        return res.dest_start, res.dest_end, min(res.score / 100, word_score(nq, hay[start:end]))
 
     def _found(self, layer: _Layer, start: int, length: int, precise: bool = True) -> str:
         """The page's own words around [start, start+length) of `layer`, widened to sentences."""
@@ -129,6 +142,34 @@ class Page:
             return _sentences_covering(original, original, local, local + length, str.strip, True)
         folded = " ".join(self.norm_lines[first:last + 1])
         return _sentences_covering(original, folded, local, local + length, normalize, precise)
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(_INNER_HYPHEN_RE.sub("", text))
+
+
+def word_score(quote: str, passage: str) -> float:
+    """Word-level similarity of two normalized texts (1.0 for CJK text, which has no words):
+    Indel over words, a misspelt word counted as the quote's word, and a negation ("not",
+    "never", "n't"...) weighing five words, so that "we plan to leave" does not pass for "we have
+    no plans to leave" however close the characters are."""
+    q = _words(quote)
+    if len(q) < 3 or _CJK_CHAR_RE.search(quote):
+        return 1.0
+    vocabulary = list(dict.fromkeys(q))  # in quote order: ties go to the earlier word, every run alike
+    known = set(vocabulary)
+
+    def as_quoted(word: str) -> str:
+        if word in known:
+            return word
+        best = max(vocabulary, key=lambda v: fuzz.ratio(word, v))
+        return best if fuzz.ratio(word, best) >= 80 else word
+
+    def weighted(words: list[str]) -> list[str]:
+        return [w for w in words for _ in range(NEGATION_WEIGHT if w in _NEGATIONS or w.endswith("n't") else 1)]
+
+    p = [as_quoted(w) for w in _words(passage)]
+    return float(Indel.normalized_similarity(weighted(q), weighted(p)))
 
 
 def _best_occurrence(hay: str, needle: str, quote: Quote,
