@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
 from pathlib import Path
 
@@ -152,6 +153,27 @@ def test_snapshots_are_standard_warcs_and_not_stored_twice(server: Server, tmp_p
             if rec.rec_type == "metadata":
                 data = json.loads(rec.content_stream().read())
                 assert data["quotes"][0]["match"] == "exact" and data["text_hash"]
+
+
+def test_snapshot_keeps_the_redirects_from_the_cited_url(server: Server, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def moved(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(301)
+        h.send_header("Location", "/new/place")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.routes["/old/place"] = moved
+    server.routes["/new/place"] = lambda h: send(h, 200, article(PARAS))
+    config = write_config(tmp_path, [{"id": "p", "url": server.url("/old/place")}])
+    _, report = check_json(config, capsys)
+    with open(tmp_path / report["sources"][0]["archive"]["snapshot"], "rb") as f:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"),
+                    r.http_headers.get_statuscode() if r.http_headers else None,
+                    r.http_headers.get_header("Location") if r.http_headers else None)
+                   for r in ArchiveIterator(f)]
+    assert (("response", server.url("/old/place"), "301", server.url("/new/place")) in records)
+    assert ("response", server.url("/new/place"), "200", None) in records
 
 
 def test_prune_keeps_changed_versions(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -94,6 +94,15 @@ def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata: 
                                       protocol="HTTP/1.1"))
     response_id = response.rec_headers.get_header("WARC-Record-ID")
     request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+    # The redirects that led here, so a replay of the *cited* URL reaches the page. Their bodies
+    # were never read; the records keep status and Location only.
+    locations = [h.url for h in fetch.hops[1:]] + [fetch.final_url] if fetch.hops else []
+    for hop, location in zip(fetch.hops, locations, strict=True):
+        writer.write_record(writer.create_warc_record(
+            hop.url, "response", payload=io.BytesIO(b""), length=0, warc_headers_dict={"WARC-Date": date},
+            http_headers=StatusAndHeaders(f"{hop.status} {_reason(hop.status)}",
+                                          [("Location", location), ("Content-Length", "0")],
+                                          protocol="HTTP/1.1")))
     writer.write_record(request)
     writer.write_record(response)
     body = json.dumps(metadata, ensure_ascii=False, indent=1).encode("utf-8")
