@@ -10,8 +10,17 @@ from collections.abc import Iterator
 import pytest
 
 from linkcheck.config import NotifySettings
-from linkcheck.models import (Capture, CaptureState, CheckRun, Drift, DriftState, LinkState, Source, SourceOutcome,
-                              Status)
+from linkcheck.models import (
+    Capture,
+    CaptureState,
+    CheckRun,
+    Drift,
+    DriftState,
+    LinkState,
+    Source,
+    SourceOutcome,
+    Status,
+)
 from linkcheck.notify import notify_problems
 
 
