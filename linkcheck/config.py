@@ -44,7 +44,7 @@ class ArchiveSettings:
     max_age: float = 30 * 86400.0
     timeout: float = 120.0  # deadline for all archive work of one pass
     request_timeout: float = 30.0
-    saves_per_minute: float = 0.0  # 0: 4/min anonymous, 12/min with keys
+    saves_per_minute: float = 0.0  # 0: 3/min anonymous, 10/min with keys (the archive allows ~4 and ~12)
     lookups_per_minute: float = 50.0
 
 
@@ -137,6 +137,13 @@ def _non_negative_int(v: Any) -> int:
     return int(v)
 
 
+def _non_negative_number(v: Any) -> float:
+    v = _type((int, float), "a number")(v)
+    if v < 0:
+        raise ValueError(f"expected a number of at least 0, got {v}")
+    return float(v)
+
+
 def _duration(v: Any) -> float:
     return parse_duration(_type(str, 'a duration such as "30d"')(v))
 
@@ -206,7 +213,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "max_redirects": ("max_redirects", _non_negative_int),
         "backoff": ("backoff", _positive(float, "a number of seconds")),
         "max_backoff": ("max_backoff", _positive(float, "a number of seconds")),
-        "recheck_pause": ("recheck_pause", lambda v: float(_type((int, float), "seconds")(v))),
+        "recheck_pause": ("recheck_pause", lambda v: float(_type((int, float), "a number of seconds")(v))),
     }),
     "archive": (ArchiveSettings, {
         "wayback": ("wayback", _type(bool, "true or false")),
@@ -214,7 +221,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "max_age": ("max_age", _duration),
         "timeout": ("timeout", _duration),
         "request_timeout": ("request_timeout", _duration),
-        "saves_per_minute": ("saves_per_minute", _positive(float, "a number")),
+        "saves_per_minute": ("saves_per_minute", lambda v: float(_non_negative_number(v))),
         "lookups_per_minute": ("lookups_per_minute", _positive(float, "a number")),
     }),
     "twitter": (TwitterSettings, {

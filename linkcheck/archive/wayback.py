@@ -73,7 +73,7 @@ class Wayback:
         self.s = settings
         self.base = settings.wayback_url.rstrip("/")
         self.keys = keys
-        saves = settings.saves_per_minute or (12.0 if keys else 4.0)
+        saves = settings.saves_per_minute or (10.0 if keys else 3.0)  # below the archive's ~12 and ~4
         self._save_pacer = Pacer(saves)
         self._lookup_pacer = Pacer(settings.lookups_per_minute)
 
