@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from linkcheck.cli import COMMANDS
 from linkcheck.config import _SECTIONS
 
