@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from conftest import Server, page, run_subprocess, send, write_config
 
 
@@ -35,6 +36,9 @@ def _lines_of_sources(config: Path) -> dict[str, int]:
 def test_junit(ci_site: Path) -> None:
     done = run_subprocess(["check", "--config", str(ci_site), "--format", "junit"], ci_site.parent)
     assert done.returncode == 1, done.stderr
+    schema = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "data" / "junit.xsd")))
+    document = etree.fromstring(done.stdout.encode())
+    assert schema.validate(document), schema.error_log
     root = ET.fromstring(done.stdout)
     suite = root.find("testsuite")
     assert suite is not None
