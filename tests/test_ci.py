@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from lxml import etree
 from conftest import Server, page, run_subprocess, send, write_config
+from lxml import etree
 
 
 @pytest.fixture
