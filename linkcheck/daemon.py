@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .config import Config, load_config
 from .digest import build_digest, render_digest
+from .durations import now_utc, parse_stamp, stamp
 from .errors import ConfigError, LockBusy
 from .fsutil import atomic_write
 from .models import CaptureState, CheckRun, Status
@@ -38,7 +39,7 @@ class Log:
         self.fmt = fmt
 
     def __call__(self, event: str, message: str = "", **fields: Any) -> None:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = stamp(now_utc())
         if self.fmt == "json":
             line = json.dumps({"time": now, "event": event, **({"message": message} if message else {}), **fields},
                               ensure_ascii=False)
@@ -47,10 +48,6 @@ class Log:
             line = " ".join(p for p in (now, event, message, pairs) if p)
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
-
-
-def _parse(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 class Daemon:
@@ -175,9 +172,9 @@ class Daemon:
         missed = []
         if last is None:
             missed.append(("check", "no pass in history yet; running one now"))
-        elif next_after(self.config.schedule.check, tz, _parse(last[1])) <= now:
+        elif next_after(self.config.schedule.check, tz, parse_stamp(last[1])) <= now:
             missed.append(("check", f"the last pass finished at {last[1]}, over an interval ago; running one now"))
-        if last_digest is not None and next_after(self.config.schedule.report, tz, _parse(last_digest)) <= now:
+        if last_digest is not None and next_after(self.config.schedule.report, tz, parse_stamp(last_digest)) <= now:
             missed.append(("digest", f"a digest was due since {last_digest}; writing one now"))
         return missed
 

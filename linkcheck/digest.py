@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import Config
+from .durations import stamp
 from .store import Store
 
 UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
@@ -83,20 +84,19 @@ def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:
 def build_digest(store: Store, config: Config, since: float, now: datetime | None = None,
                  snapshot_prefix: str = "") -> Digest:
     now = now or datetime.now(UTC)
-    cutoff = (now - timedelta(seconds=since)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = Digest(since=cutoff, until=now.strftime("%Y-%m-%dT%H:%M:%SZ"), snapshot_prefix=snapshot_prefix)
+    digest = Digest(since=stamp(now - timedelta(seconds=since)), until=stamp(now), snapshot_prefix=snapshot_prefix)
     known = {s.id for s in config.sources}
     for latest in store.latest_results():
         if latest["id"] not in known:
             continue  # removed from the config since
         history = store.history(latest["id"])
-        recent = [r for r in history if r["checked"] >= cutoff]
+        recent = [r for r in history if r["checked"] >= digest.since]
         digest.current.append(_item(latest))
-        if latest["status"] == "broken" and latest["checked"] >= cutoff:
+        if latest["status"] == "broken" and latest["checked"] >= digest.since:
             streak = _streak(history, lambda r: r["status"] == "broken")
             digest.broke.append(_item(latest, first_seen=streak[-1]["checked"], last_seen=streak[0]["checked"],
                                       count=len(streak)))
-        elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= cutoff:
+        elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= digest.since:
             streak = _streak(history, lambda r: r["link"] in UNVERIFIABLE_LINKS)
             digest.unverifiable.append(_item(latest, first_seen=streak[-1]["checked"],
                                              last_seen=streak[0]["checked"], count=len(streak)))

@@ -24,6 +24,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from .config import FetchSettings
+from .durations import now_utc, stamp
 from .guard import AddressGuard, GuardedResolver, refusal_in
 from .models import FetchResult, Hop, LinkState
 
@@ -285,5 +286,5 @@ def _failure(url: str, state: LinkState, problems: tuple[str, ...], message: str
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stamp(now_utc())
 

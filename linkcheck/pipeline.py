@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
@@ -20,6 +20,7 @@ from .archive.snapshots import payload_digest, write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config
 from .drift import compare, text_hash
+from .durations import now_utc, parse_stamp, stamp
 from .extract import extract
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
@@ -54,14 +55,6 @@ class _Read:
     page: PageText | None
     verdict: Verdict
     quotes: tuple[QuoteMatch, ...]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
@@ -107,8 +100,8 @@ def _confirm(link: LinkState, prior: Prior, now: datetime, config: Config) -> tu
     if link not in _FAILED:
         return 0, None, ""
     failures = prior.failures + 1
-    first = prior.first_failed or _stamp(now)
-    span = (now - datetime.strptime(first, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
+    first = prior.first_failed or stamp(now)
+    span = (now - parse_stamp(first)).total_seconds()
     if failures >= config.policy.confirm_failures and span >= config.policy.confirm_span:
         return failures, first, (f"confirmed dead: failed on {failures} consecutive passes since {first}")
     return failures, first, ""
@@ -139,7 +132,7 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
     digest_hash = text_hash(page.main) if page is not None else None
     if page is not None and digest_hash is not None:
         drift = compare(page.main, prior.versions, quotes, (prior.last or {}).get("quotes", []))
-        versions.append(Version(src.id, digest_hash, page.main, _stamp(now)))
+        versions.append(Version(src.id, digest_hash, page.main, stamp(now)))
     else:
         drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
     snapshot = None
@@ -154,7 +147,7 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
         snapshot = written.path
         if written.new:
             snapshots.append(SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash,
-                                         _stamp(now)))
+                                         stamp(now)))
     failures, first_failed, confirmed = _confirm(link, prior, now, config)
     problems = list(read.verdict.problems)
     if confirmed:
@@ -233,7 +226,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             message=message_for(j.read.verdict.message, j.link, j.quotes, j.drift, j.confirmed),
             text_hash=j.text_hash, failures=j.failures, first_failed=j.first_failed,
             encoding=j.read.page.encoding if j.read.page else ""))
-    run = CheckRun(started=_stamp(started), finished=_stamp(now_utc()), outcomes=tuple(outcomes))
+    run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
                    [(url, c, run.finished) for url, c in captures.items()])
     return run

@@ -8,16 +8,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from .config import Config
+from .durations import parse_stamp, stamp
 from .schedule import next_after
 from .store import Store
-
-
-def _parse(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def _fmt(t: datetime | None) -> str | None:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
 
 
 def next_due(config: Config, last: datetime) -> tuple[datetime, timedelta]:
@@ -39,11 +32,11 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
     due = period = None
     healthy = False
     if last:
-        finished = _parse(last[1])
+        finished = parse_stamp(last[1])
         due, period = next_due(config, finished)
         healthy = now <= finished + 2 * period
     by_status = {k: counts.get(k, 0) for k in ("ok", "warning", "broken")}
-    data = {"last_pass": last[1] if last else None, "next_due": _fmt(due), "overdue": not healthy,
+    data = {"last_pass": last[1] if last else None, "next_due": stamp(due) if due else None, "overdue": not healthy,
             "counts": by_status, "pending_archive_saves": len(pending), "sources": len(config.sources)}
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n", healthy

@@ -3,10 +3,10 @@ phone, diffs shown as deletions and insertions."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 
 from ..digest import Digest, Item
+from ..durations import parse_stamp
 
 _CSS = """
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#fff; --muted:#5f6368; --line:#e3e3e6;
@@ -49,7 +49,7 @@ _LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
 def when(ts: str) -> str:
     """`2026-11-27T08:00:09Z` as `27 Nov 2026, 08:00 UTC`."""
     try:
-        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+        return parse_stamp(ts).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
     except ValueError:
         return ts
 
