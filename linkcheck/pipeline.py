@@ -46,7 +46,8 @@ from .store import Prior, SnapshotRow, Store, Version
 from .verdict import Verdict, classify
 
 Progress = Callable[[int, int], None]
-_FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)
+_FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
+_UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
             page = await asyncio.to_thread(extract, fetch.body, fetch.header("content-type")) \
                 if len(fetch.body) > 1_000_000 else extract(fetch.body, fetch.header("content-type"))
     verdict = classify(fetch, page)
-    if page is None or verdict.link in (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE):
+    if page is None or verdict.link in _UNREADABLE:
         return _Read(fetch, page, verdict, unverifiable(source.quotes))
     quotes = match_quotes(page, source.quotes, config.policy.min_quote_score)
     if verdict.link is LinkState.SOFT_404 and quotes and all(
@@ -128,7 +129,7 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
            versions: list[Version], snapshots: list[SnapshotRow]) -> _Judged:
     quotes = _mark_lost(read.quotes, prior)
     link = read.verdict.link
-    page = read.page if link not in (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE) else None
+    page = read.page if link not in _UNREADABLE else None
     digest_hash = text_hash(page.main) if page is not None else None
     if page is not None and digest_hash is not None:
         drift = compare(page.main, prior.versions, quotes, (prior.last or {}).get("quotes", []))
