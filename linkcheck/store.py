@@ -203,7 +203,7 @@ class Store:
                 "INSERT INTO results (run_id, source_id, url, checked, status, link, failed, text_hash, "
                 "snapshot, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, r["id"], r["url"], run.finished, r["status"], r["link"],
-                  int(r["link"] in ("unreachable", "dead", "soft-404")), r.get("text_hash"),
+                  int(r["failures"] > 0), r.get("text_hash"),
                   r["archive"]["snapshot"], json.dumps(r, ensure_ascii=False)) for r in results])
             db.executemany(
                 "INSERT INTO versions (source_id, text_hash, first_seen, last_seen, main_text) "
