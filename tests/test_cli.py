@@ -65,6 +65,18 @@ def test_text_output_is_readable(server: Server, tmp_path: Path, capsys: pytest.
     assert "1 source: 0 ok, 0 warning, 1 broken" in out
 
 
+def test_text_output_lists_only_problems_on_large_configs(server: Server, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    server.routes["/a"] = lambda h: send(h, 200, page("<p>fine</p>"))
+    sources = [{"id": f"s{i}", "url": server.url("/a")} for i in range(25)]
+    sources.append({"id": "gone", "url": server.url("/gone")})
+    code, out, _ = run_cli(["check", "--config", str(write_config(tmp_path, sources))], capsys)
+    assert code == 1
+    assert out.startswith("BROKEN  gone  [dead]")
+    assert "OK " not in out
+    assert "(25 sources are ok and not listed" in out
+
+
 def test_internal_error_exits_3_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_config(tmp_path, [{"id": "a", "url": "https://example.org/"}])

@@ -7,12 +7,17 @@ from .common import could_not_verify, quote_line
 
 _COLOURS = {Status.OK: "\033[32m", Status.WARNING: "\033[33m", Status.BROKEN: "\033[31m"}
 _RESET = "\033[0m"
+LIST_OK_UP_TO = 20  # beyond this many sources, sources that are ok are counted, not listed
 
 
 def render(run: CheckRun, colour: bool = False) -> str:
-    """Human summary: one line per source, details for the ones that need a look."""
+    """Human summary: a line per source (per problem source on large configs), details for the
+    ones that need a look."""
     lines = []
+    quiet = len(run.outcomes) > LIST_OK_UP_TO
     for o in run.outcomes:
+        if quiet and o.status is Status.OK:
+            continue
         label = o.status.value.upper()
         label = f"{_COLOURS[o.status]}{label:<7}{_RESET}" if colour else f"{label:<7}"
         extra = " (could not be verified)" if could_not_verify(o) else ""
@@ -24,6 +29,8 @@ def render(run: CheckRun, colour: bool = False) -> str:
                 if q.match is not MatchKind.UNVERIFIABLE:
                     lines.append(f"        - {quote_line(q.text, q.match, q.score, q.found_text, 120)}")
     n = len(run.outcomes)
+    if quiet and run.count(Status.OK):
+        lines.append(f"({run.count(Status.OK)} sources are ok and not listed; reports/latest.md lists every one)")
     lines.append("")
     lines.append(f"{n} source{'s' if n != 1 else ''}: {run.count(Status.OK)} ok, "
                  f"{run.count(Status.WARNING)} warning, {run.count(Status.BROKEN)} broken "
