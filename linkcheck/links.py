@@ -17,8 +17,7 @@ def render_links(config: Config, fmt: str) -> str:
         store.close()
     lines = []
     for src in config.sources:
-        known = captures.get(src.url)
-        capture = known[0] if known else None
+        capture = captures.get(src.url)
         label = src.title or src.url
         notes = f"[{', '.join(src.cites)}] " if src.cites else ""
         if capture is None or not capture.url:

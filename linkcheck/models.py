@@ -167,6 +167,8 @@ class SourceOutcome:
     failures: int = 0  # consecutive failed passes, this one included
     first_failed: str | None = None
     encoding: str = ""  # the codec the page was decoded with
+    author: str = ""  # for tweets: who posted it
+    published: str = ""  # for tweets: when, as oEmbed shows it
 
 
 @dataclass(frozen=True)

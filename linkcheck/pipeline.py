@@ -226,7 +226,9 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             capture=capture, snapshot=j.snapshot, problems=tuple(dict.fromkeys(problems)),
             message=message_for(j.read.verdict.message, j.link, j.quotes, j.drift, j.confirmed),
             text_hash=j.text_hash, failures=j.failures, first_failed=j.first_failed,
-            encoding=j.read.page.encoding if j.read.page else ""))
+            encoding=j.read.page.encoding if j.read.page else "",
+            author=j.read.page.author if j.read.page else "",
+            published=j.read.page.published if j.read.page else ""))
     run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
                    [(url, c, run.finished) for url, c in captures.items()])

@@ -148,14 +148,6 @@ class Store:
         row = self.db.execute("SELECT started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return (row[0], row[1]) if row else None
 
-    def run_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM runs").fetchone()[0])
-
-    def results_since(self, since: str) -> list[dict[str, Any]]:
-        """Every result checked at or after `since`, oldest first, with the run's finish time."""
-        return [json.loads(row[0]) | {"run": row[1], "checked": row[2]} for row in self.db.execute(
-            "SELECT data, run_id, checked FROM results WHERE checked >= ? ORDER BY run_id", (since,))]
-
     def history(self, source_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The source's results, newest first, each with the time it was checked."""
         return [json.loads(row[0]) | {"checked": row[1]} for row in self.db.execute(
@@ -167,12 +159,11 @@ class Store:
             "SELECT r.data, r.checked FROM results r JOIN (SELECT source_id, max(run_id) AS run_id "
             "FROM results GROUP BY source_id) l USING (source_id, run_id) ORDER BY r.source_id")]
 
-    def capture(self, url: str) -> tuple[Capture, str, int] | None:
-        row = self.db.execute("SELECT state, capture_url, timestamp, message, checked, attempts "
-                              "FROM captures WHERE url = ?", (url,)).fetchone()
-        if row is None:
-            return None
-        return Capture(CaptureState(row[0]), row[1], row[2], row[3]), row[4], row[5]
+    def capture(self, url: str) -> Capture | None:
+        """The last known Wayback capture state of `url`."""
+        row = self.db.execute("SELECT state, capture_url, timestamp, message FROM captures WHERE url = ?",
+                              (url,)).fetchone()
+        return Capture(CaptureState(row[0]), row[1], row[2], row[3]) if row else None
 
     def pending_captures(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT url FROM captures WHERE state = 'pending' ORDER BY url")]

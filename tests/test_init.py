@@ -226,6 +226,7 @@ def test_tweets_through_oembed(server: Server, fake_twitter: dict[str, Any], tmp
     r = by_id(report)
     for sid in ("found", "xcom", "mobile"):
         assert r[sid]["link"] == "alive" and r[sid]["status"] == "ok", r[sid]
+        assert (r[sid]["author"], r[sid]["published"]) == ("Volodymyr Zelenskyy", "July 11, 2023")
         assert [q["match"] for q in r[sid]["quotes"]] == ["exact", "exact"]
     assert "https://twitter.com/ZelenskyyUa/status/1678707674811187200" in fake_twitter["asked"]
     assert "https://twitter.com/i/status/1678707674811187200" in fake_twitter["asked"]

@@ -32,7 +32,7 @@ def stored_capture(store: Store, url: str, reason: str) -> Capture:
     known = store.capture(url)
     if known is None:
         return Capture(CaptureState.SKIPPED, None, None, reason)
-    return Capture(CaptureState.SKIPPED, known[0].url, known[0].timestamp, reason)
+    return Capture(CaptureState.SKIPPED, known.url, known.timestamp, reason)
 
 
 async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings: ArchiveSettings,
@@ -59,8 +59,8 @@ async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings:
     for url in unique:
         if url not in done:
             known = store.capture(url)
-            done[url] = Capture(CaptureState.PENDING, known[0].url if known else None,
-                                known[0].timestamp if known else None,
+            done[url] = Capture(CaptureState.PENDING, known.url if known else None,
+                                known.timestamp if known else None,
                                 f"archive deadline ({settings.timeout:g}s) reached; will retry on a later pass")
     return done
 
@@ -68,10 +68,10 @@ async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings:
 async def _archive_one(job: Job, wayback: Wayback, store: Store, settings: ArchiveSettings,
                        now: datetime) -> Capture:
     known = store.capture(job.url)
-    if known and known[0].state in (CaptureState.EXISTING, CaptureState.SAVED) and not job.changed:
-        age = capture_age(known[0], now)
+    if known and known.state in (CaptureState.EXISTING, CaptureState.SAVED) and not job.changed:
+        age = capture_age(known, now)
         if age is not None and age < settings.max_age:
-            return Capture(CaptureState.EXISTING, known[0].url, known[0].timestamp)
+            return Capture(CaptureState.EXISTING, known.url, known.timestamp)
     found: Capture | None = None
     trouble = ""
     try:

@@ -30,6 +30,7 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
         "title": src.title, "cites": list(src.cites), "line": src.line,
         "text_hash": o.text_hash, "failures": o.failures, "first_failed": o.first_failed,
         "encoding": o.encoding or None,
+        **({"author": o.author, "published": o.published} if o.author or o.published else {}),
     }
 
 
