@@ -14,6 +14,9 @@ WARNING_PROBLEMS = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "
 _ALSO = {"quote-missing": {"quote-lost"}, "dead": {"confirmed-dead"}, "changed": {"content-changed"}}
 
 
+NEAR = 0.6  # below this score the best passage is named, but not called close
+
+
 def failing(fail_on: Iterable[str]) -> frozenset[str]:
     names = set(fail_on)
     for name in list(names):
@@ -58,8 +61,15 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
         parts.append(f"{len(lost)} quoted passage{'s are' if len(lost) > 1 else ' is'} no longer on the "
                      f"page; it now reads: “{_short(lost[0].found_text)}”")
     if missing:
-        closest = f"; closest passage: “{_short(missing[0].found_text)}”" if missing[0].found_text else ""
-        parts.append(f"{len(missing)} of {len(quotes)} quotes not found on the page{closest}")
+        what = "the quoted passage is" if len(quotes) == 1 else f"{len(missing)} of {len(quotes)} quotes are"
+        nearest = missing[0].found_text
+        if nearest and missing[0].score >= NEAR:
+            hint = f"; closest passage: “{_short(nearest)}”"
+        elif nearest:
+            hint = f"; nothing on the page comes close (nearest: “{_short(nearest)}”)"
+        else:
+            hint = ""
+        parts.append(f"{what} not on the page{hint}")
     if drift.state is DriftState.CHANGED:
         parts.append(f"the main text changed since the last snapshot (similarity {drift.similarity:.2f})")
     text = "; ".join(parts[:3])
