@@ -20,6 +20,7 @@ _URL_RE = re.compile(r"https?://[^\s<>\"“”「」]+")
 _NOTE_RE = re.compile(r"^\s*\[(\d{1,3})\]\s*(.*)$")
 _MD_NOTE_RE = re.compile(r"^\s*\[\^(\d{1,3})\]:\s*(.*)$")
 _MARKER_RE = re.compile(r"\[\^?(\d{1,3})\]")
+_OWN_MARKER_RE = re.compile(r"\[\^?(\d{1,3})\][\s,.;:]*$")  # inside the closing quotation mark
 _IBID_RE = re.compile(r"^\s*ibid\b\.?,?\s*(?:(?:para(?:graph)?s?\.?|¶|p\.|pp\.|at)\s*)?(\d+)?", re.I)
 _LOCATOR_RE = re.compile(r"(?:,?\s*(?:para(?:graph)?\.?|¶)\s*(\d+)|\s+(\d{1,3}))\s*\.?\s*$", re.I)
 _QUOTE_RE = re.compile(r"“([^“”\n]{2,}?)[”“]|\"([^\"\n]{2,}?)\"|「([^「」\n]{2,}?)」|『([^『』\n]{2,}?)』")
@@ -99,9 +100,9 @@ def _entries(text: str, line: int) -> list[tuple[str, str, int]]:
     return out
 
 
-def _split(text: str) -> tuple[list[tuple[int, str]], list[_Note]]:
-    """Body lines (numbered from 1) and notes (from the first note line on)."""
-    body: list[tuple[int, str]] = []
+def _split(text: str) -> tuple[list[str], list[_Note]]:
+    """Body lines, and notes (from the first note line on)."""
+    body: list[str] = []
     notes: list[_Note] = []
     for number, line in enumerate(text.split("\n"), 1):
         m = _NOTE_RE.match(line)
@@ -113,7 +114,7 @@ def _split(text: str) -> tuple[list[tuple[int, str]], list[_Note]]:
             if not more:
                 notes[-1].text += " " + line.strip()
         elif not notes:
-            body.append((number, line))
+            body.append(line)
     return body, notes
 
 
@@ -121,21 +122,16 @@ def _words(title: str) -> set[str]:
     return {w for w in re.findall(r"\w+", title.casefold()) if w not in _STOP and not w.isdigit()}
 
 
-def _quotes(body: list[tuple[int, str]]) -> list[tuple[str, str, str]]:
+def _quotes(body: list[str]) -> list[tuple[str, str, str]]:
     """(note number, quote, sentence) for each quoted passage with a marker after it."""
     found = []
-    for _, line in body:
+    for line in body:
         for m in _QUOTE_RE.finditer(line):
             inner = next(g for g in m.groups() if g is not None)
-            own = _MARKER_RE.search(inner.rstrip(" ,.;:")[-6:] if inner else "")
-            if own and inner.rstrip(" ,.;:").endswith(own.group(0)):
-                number = own.group(1)
-                inner = inner.rstrip(" ,.;:")[: -len(own.group(0))]
-            else:
-                after = _MARKER_RE.search(line, m.end())
-                if not after:
-                    continue
-                number = after.group(1)
+            marker = _OWN_MARKER_RE.search(inner) or _MARKER_RE.search(line, m.end())
+            if marker is None:
+                continue
+            number = marker.group(1)
             quote = _MARKER_RE.sub("", inner).strip().rstrip(",;:").strip()
             if len(quote.split()) < 2 and len(_CJK_RE.findall(quote)) < 4:
                 continue  # a scare-quoted word, not a passage

@@ -186,10 +186,10 @@ class Fetcher:
         headers = tuple((k, v) for k, v in response.headers.multi_items())
         base = FetchResult(url=url, final_url=final, status_code=status, headers=headers,
                            hops=tuple(hops), fetched_at=_now())
+        answer = f"the server answers HTTP {status} {response.reason_phrase}".strip()  # for error statuses
         if status in RETRY_STATUSES:
             return _Attempt(replace(base, error=_status_state(status),
-                                    problems=("blocked",) if status == 429 else ("unreachable",),
-                                    message=f"HTTP {status} {response.reason_phrase}".strip()),
+                                    problems=("blocked",) if status == 429 else ("unreachable",), message=answer),
                             retry=True, retry_after=_retry_after(response.headers.get("retry-after")))
         # Error pages are read too (bot walls are recognised by their text), but at most 64 KB.
         limit = self.settings.max_bytes if 200 <= status < 300 else min(self.settings.max_bytes, 65536)
@@ -210,7 +210,7 @@ class Fetcher:
                 decoder.feed(chunk)
         except TooLarge:
             if not 200 <= status < 300:
-                return _Attempt(replace(base, body=decoder.result(), error=_status_state(status)))
+                return _Attempt(replace(base, body=decoder.result(), error=_status_state(status), message=answer))
             return _Attempt(replace(base, error=LinkState.BLOCKED, problems=("too-large",),
                                     message=f"the page is larger than fetch.max_bytes ({limit:,} bytes, "
                                             "decompressed size included)"))
@@ -221,8 +221,7 @@ class Fetcher:
         raw_bytes = b"".join(raw)
         if 200 <= status < 300:
             return _Attempt(replace(base, body=body, raw=raw_bytes))
-        return _Attempt(replace(base, body=body, raw=raw_bytes, error=_status_state(status),
-                                message=f"HTTP {status} {response.reason_phrase}".strip()))
+        return _Attempt(replace(base, body=body, raw=raw_bytes, error=_status_state(status), message=answer))
 
 
 def _status_state(status: int) -> LinkState:

@@ -60,9 +60,7 @@ def classify(fetch: FetchResult, page: PageText | None) -> Verdict:
             message = f"{message}: a bot wall answered instead of the page".lstrip(": ")
         if "timeout" in problems and "unreachable" not in problems:
             problems.insert(0, "unreachable")
-        if fetch.status_code and message.startswith("HTTP "):
-            message = f"the server answers {message}"
-        return Verdict(fetch.error, tuple(problems), message or f"HTTP {fetch.status_code}")
+        return Verdict(fetch.error, tuple(problems), message)
     if _BOT_WALL_RE.search(body_head):
         return Verdict(LinkState.BLOCKED, ("blocked", "bot-wall"),
                        "a bot wall (browser check or CAPTCHA) answered instead of the page")
