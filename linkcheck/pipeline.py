@@ -16,7 +16,7 @@ import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
 from .archive.runner import Job, archive_all, stored_capture
-from .archive.snapshots import payload_digest, write_snapshot
+from .archive.snapshots import write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config
 from .drift import compare, text_hash
@@ -144,7 +144,7 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
                 "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in quotes]}
         # Written on the loop: measured slower in a thread pool (GIL hand-offs), see BENCHMARKS.md.
         written = write_snapshot(config.root, src.id, fetch, meta, config.fetch.user_agent,
-                                 store.snapshot_for_digest(src.id, payload_digest(fetch.raw)))
+                                 lambda digest: store.snapshot_for_digest(src.id, digest))
         snapshot = written.path
         if written.new:
             snapshots.append(SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash,

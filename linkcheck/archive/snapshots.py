@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -48,10 +49,11 @@ def _safe(name: str) -> str:
 
 
 def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
-                   user_agent: str, existing: str | None) -> Written:
-    """Store `fetch` under `root/snapshots/<source>/`; `existing` is the path of a snapshot with the
-    same payload digest, if history has one (then nothing is written)."""
+                   user_agent: str, stored: Callable[[str], str | None]) -> Written:
+    """Store `fetch` under `root/snapshots/<source>/`, unless `stored(payload digest)` names a
+    snapshot of the same payload that is still there (then nothing is written)."""
     digest = payload_digest(fetch.raw)
+    existing = stored(digest)
     if existing and (root / existing).exists():
         return Written(existing, digest, new=False)
     stamp = fetch.fetched_at.replace("-", "").replace(":", "")
