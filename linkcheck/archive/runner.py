@@ -67,21 +67,21 @@ async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings:
 
 async def _archive_one(job: Job, wayback: Wayback, store: Store, settings: ArchiveSettings,
                        now: datetime) -> Capture:
+    def fresh(capture: Capture | None) -> bool:
+        age = capture_age(capture, now) if capture is not None and not job.changed else None
+        return age is not None and age < settings.max_age
+
     known = store.capture(job.url)
-    if known and known.state in (CaptureState.EXISTING, CaptureState.SAVED) and not job.changed:
-        age = capture_age(known, now)
-        if age is not None and age < settings.max_age:
-            return Capture(CaptureState.EXISTING, known.url, known.timestamp)
+    if known and known.state in (CaptureState.EXISTING, CaptureState.SAVED) and fresh(known):
+        return Capture(CaptureState.EXISTING, known.url, known.timestamp)
     found: Capture | None = None
     trouble = ""
     try:
         found = await wayback.lookup(job.url)
     except (httpx.HTTPError, TimeoutError) as exc:
         trouble = f"Wayback lookup failed ({_describe(exc)})"
-    if found is not None and not job.changed:
-        age = capture_age(found, now)
-        if age is not None and age < settings.max_age:
-            return found
+    if found is not None and fresh(found):
+        return found
     if job.link not in SAVABLE:
         if found is not None:
             return found
