@@ -80,6 +80,10 @@ class NotifySettings:
     smtp_to: tuple[str, ...] = ()
     smtp_starttls: bool = True
 
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook or (self.smtp_host and self.smtp_to))
+
 
 @dataclass(frozen=True)
 class Config:

@@ -81,7 +81,7 @@ class Daemon:
         from .pipeline import run_pass
 
         config = self.config
-        before = self._latest_problems(config)
+        before = self._latest_problems(config) if config.notify.enabled else {}
         started = time.monotonic()
         try:
             run = await run_pass(config, lock_wait=0)
@@ -99,7 +99,8 @@ class Daemon:
                  warning=run.count(Status.WARNING), broken=run.count(Status.BROKEN),
                  duration=f"{time.monotonic() - started:.1f}s",
                  saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING))
-        await self._notify_new_problems(config, run, before)
+        if config.notify.enabled:
+            await self._notify_new_problems(config, run, before)
 
     def _latest_problems(self, config: Config) -> dict[str, set[str]]:
         store = Store.open(config.db_path)
@@ -120,9 +121,9 @@ class Daemon:
         store = Store.open(config.db_path)
         try:
             digest = build_digest(store, config, config.schedule.report_since, snapshot_prefix="../")
-            stamp = digest.until.replace(":", "")
+            name = digest.until.replace(":", "")
             folder = config.root / "reports"
-            paths = [folder / f"digest-{stamp}.md", folder / f"digest-{stamp}.html"]
+            paths = [folder / f"digest-{name}.md", folder / f"digest-{name}.html"]
             atomic_write(paths[0], render_digest("markdown", digest))
             atomic_write(paths[1], render_digest("html", digest))
             atomic_write(folder / "digest-latest.html", render_digest("html", digest))
