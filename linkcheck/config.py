@@ -17,6 +17,7 @@ from . import __version__
 from .durations import parse_duration
 from .errors import ConfigError
 from .models import PROBLEMS, LinkState, Quote, Source
+from .schedule import parse_trigger  # the daemon's own parser, so `validate` catches what it would
 
 USER_AGENT = f"linkcheck/{__version__} (+https://github.com/linkcheck/linkcheck)"
 
@@ -197,8 +198,6 @@ def _fail_on(v: Any) -> tuple[str, ...]:
 
 
 def _schedule(v: Any) -> str:
-    from .schedule import parse_trigger  # the daemon's parser, so `validate` catches what it would
-
     v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
     parse_trigger(v, "UTC")
     return str(v)

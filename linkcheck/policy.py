@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 
 from .models import Drift, DriftState, LinkState, MatchKind, QuoteMatch, Status
 
+# Problems that mean "we could not look", not "the citation is wrong".
+UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop"})
 # Problems that make a source a warning when they do not make it broken.
-WARNING_PROBLEMS = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large",
-                              "redirected", "redirect-loop", "content-changed"})
+WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed"}
 # A fail_on name also covers these stronger forms of itself.
 _ALSO = {"quote-missing": {"quote-lost"}, "dead": {"confirmed-dead"}, "changed": {"content-changed"}}
 

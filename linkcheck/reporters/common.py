@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from ..models import MatchKind, SourceOutcome, Status
+from ..policy import UNVERIFIED
 
 ICON = {Status.OK: "✅", Status.WARNING: "⚠️", Status.BROKEN: "❌"}
-# Problems that mean "we could not look", not "the citation is wrong".
-UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large",
-                        "redirect-loop"})
 
 
 def could_not_verify(o: SourceOutcome) -> bool:
