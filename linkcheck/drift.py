@@ -3,7 +3,7 @@
 Volatile tokens (clock times, "5 minutes ago", long hex or base64 ids) are masked before
 versions are compared, so a page that only shows a new time or request id is `unchanged`;
 navigation, banners and footers are already left out of `PageText.main` by `extract`.
-A version equal to any of the last N (the `versions` given) counts as unchanged, so A/B
+A version equal to any of the last N (the `recent` hashes given) counts as unchanged, so A/B
 variants do not flap.
 """
 
@@ -50,16 +50,16 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_EXCERPT_CHARS else text[:MAX_EXCERPT_CHARS - 1] + "…"
 
 
-def compare(main: str, versions: Sequence[tuple[str, str]], quotes: Sequence[QuoteMatch],
+def compare(main: str, recent: Sequence[str], previous: str | None, quotes: Sequence[QuoteMatch],
             before: Sequence[dict[str, object]]) -> Drift:
-    """Drift of `main` against earlier `versions` ((hash, main text), newest first).
+    """Drift of `main` against the last versions (`recent` text hashes, newest first; `previous`,
+    the newest one's text).
     `before` are the quote results of the last pass, to show what each quote said then."""
-    if not versions:
+    if not recent or previous is None:
         return Drift(DriftState.NEW)
-    current = text_hash(main)
-    if any(h == current for h, _ in versions):
+    if text_hash(main) in recent:
         return Drift(DriftState.UNCHANGED, 1.0)
-    old_lines = stable_text(versions[0][1]).split("\n")
+    old_lines = stable_text(previous).split("\n")
     new_lines = stable_text(main).split("\n")
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     same = sum(sum(len(line) for line in old_lines[i1:i2])
@@ -78,7 +78,7 @@ def compare(main: str, versions: Sequence[tuple[str, str]], quotes: Sequence[Quo
     def new_line(text: str) -> bool:  # not already shown as a quoted passage's before/after
         return not any(t in text for t in shown)
 
-    old_shown, new_shown = versions[0][1].split("\n"), main.split("\n")  # unmasked, same lines
+    old_shown, new_shown = previous.split("\n"), main.split("\n")  # unmasked, same lines
     removed: list[str] = []
     added: list[str] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

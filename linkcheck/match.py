@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
@@ -91,14 +92,21 @@ class _Layer:
 
 
 class Page:
-    """A page's text prepared for quote lookups: do this once per page, not per quote."""
+    """A page's text prepared for quote lookups: do this once per page, not per quote. The
+    normalized layer is built on first need: most quotes are found verbatim."""
 
     def __init__(self, page: PageText) -> None:
         self.page = page
         self.lines = page.text.split("\n") if page.text else []
         self.exact = _Layer.join(self.lines)
-        self.norm_lines = [normalize(line) for line in self.lines]
-        self.norm = _Layer.join(self.norm_lines, cjk_glue=True)
+
+    @cached_property
+    def norm_lines(self) -> list[str]:
+        return [normalize(line) for line in self.lines]
+
+    @cached_property
+    def norm(self) -> _Layer:
+        return _Layer.join(self.norm_lines, cjk_glue=True)
 
     def find(self, quote: Quote, min_score: float) -> QuoteMatch:
         if quote.locator is not None and quote.locator in self.page.paragraphs:

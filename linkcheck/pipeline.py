@@ -132,7 +132,7 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
     page = read.page if link not in _UNREADABLE else None
     digest_hash = text_hash(page.main) if page is not None else None
     if page is not None and digest_hash is not None:
-        drift = compare(page.main, prior.versions, quotes, (prior.last or {}).get("quotes", []))
+        drift = compare(page.main, prior.recent, prior.previous, quotes, (prior.last or {}).get("quotes", []))
         versions.append(Version(src.id, digest_hash, page.main, stamp(now)))
     else:
         drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)

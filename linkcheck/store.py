@@ -59,7 +59,8 @@ class Prior:
     """What history knows about a source before this pass."""
 
     last: dict[str, Any] | None  # the last result's JSON (as in the report)
-    versions: tuple[tuple[str, str], ...]  # (text_hash, main text), newest first
+    recent: tuple[str, ...]  # text hashes of the last versions, newest first
+    previous: str | None  # the newest version's main text
     failures: int  # consecutive failed passes before this one
     first_failed: str | None
 
@@ -123,21 +124,24 @@ class Store:
     # --- reading ---------------------------------------------------------------------------
 
     def prior(self, source_id: str, window: int) -> Prior:
-        rows = self.db.execute(
-            "SELECT failed, checked, data FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT 200",
-            (source_id,)).fetchall()
-        last = json.loads(rows[0][2]) if rows else None
+        row = self.db.execute("SELECT data FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT 1",
+                              (source_id,)).fetchone()
         failures, first_failed = 0, None
-        for failed, checked, _ in rows:
+        for failed, checked in self.db.execute(
+                "SELECT failed, checked FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT 200",
+                (source_id,)):
             if not failed:
                 break
             failures += 1
             first_failed = checked
-        versions = tuple(
-            (h, zlib.decompress(blob).decode("utf-8")) for h, blob in self.db.execute(
-                "SELECT text_hash, main_text FROM versions WHERE source_id = ? "
-                "ORDER BY last_seen DESC LIMIT ?", (source_id, window)))
-        return Prior(last, versions, failures, first_failed)
+        recent = tuple(h for (h,) in self.db.execute(
+            "SELECT text_hash FROM versions WHERE source_id = ? ORDER BY last_seen DESC LIMIT ?", (source_id, window)))
+        previous = None
+        if recent:
+            blob = self.db.execute("SELECT main_text FROM versions WHERE source_id = ? AND text_hash = ?",
+                                   (source_id, recent[0])).fetchone()[0]
+            previous = zlib.decompress(blob).decode("utf-8")
+        return Prior(json.loads(row[0]) if row else None, recent, previous, failures, first_failed)
 
     def snapshot_for_digest(self, source_id: str, digest: str) -> str | None:
         row = self.db.execute("SELECT path FROM snapshots WHERE source_id = ? AND payload_digest = ? "

@@ -229,5 +229,5 @@ def test_confirmed_dead_needs_consecutive_failures_over_the_span(server: Server,
     ("The deal will go ahead.", "The deal may go ahead.", DriftState.CHANGED),
 ])
 def test_compare_table(old: str, new: str, state: DriftState) -> None:
-    drift: Drift = compare(new, [(text_hash(old), old)], [], [])
+    drift: Drift = compare(new, [text_hash(old)], old, [], [])
     assert drift.state is state
