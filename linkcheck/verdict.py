@@ -57,7 +57,7 @@ def classify(fetch: FetchResult, page: PageText | None) -> Verdict:
         message = fetch.message
         if fetch.error is LinkState.BLOCKED and _BOT_WALL_RE.search(body_head):
             problems.append("bot-wall")
-            message = f"{message}: a bot wall answered instead of the page".lstrip(": ")
+            message = f"{message}: a bot wall answered instead of the page"
         if "timeout" in problems and "unreachable" not in problems:
             problems.insert(0, "unreachable")
         return Verdict(fetch.error, tuple(problems), message)
