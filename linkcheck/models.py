@@ -24,6 +24,7 @@ class MatchKind(StrEnum):
     EXACT = "exact"
     NORMALIZED = "normalized"
     FUZZY = "fuzzy"
+    ALTERED = "altered"  # the quoted passage is there but differs in a fact (see `QuoteMatch.changes`)
     MISSING = "missing"
     UNVERIFIABLE = "unverifiable"
 
@@ -39,6 +40,7 @@ class CaptureState(StrEnum):
 
     EXISTING = "existing"
     SAVED = "saved"
+    QUEUED = "queued"  # a save waits in the archive queue (history), worked off at the archive's rate
     PENDING = "pending"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -54,8 +56,34 @@ class Status(StrEnum):
 PROBLEMS = (
     "dead", "soft-404", "redirected", "unreachable", "timeout", "too-large", "blocked",
     "bot-wall", "refused", "redirect-loop", "quote-missing", "quote-lost", "quote-fuzzy",
-    "content-changed", "confirmed-dead", "archive-failed",
+    "content-changed", "confirmed-dead", "archive-failed", "quote-altered", "quote-changed",
+    "internal-error",
 )
+
+
+class QuoteKind(StrEnum):
+    """What the article does with a passage: quotes it word for word, or restates it."""
+
+    QUOTE = "quote"
+    PARAPHRASE = "paraphrase"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One word-level difference, in reading order: what the quote (or the old passage) says,
+    and what the page says now. Either side may be empty (a word added or dropped)."""
+
+    quote: str
+    page: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an article cites a source: the article's path (or URL), its note numbers, the line."""
+
+    article: str
+    notes: tuple[str, ...] = ()
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,7 @@ class Quote:
     suffix: str = ""
     locator: int | None = None
     note: str = ""
+    kind: QuoteKind = QuoteKind.QUOTE
 
 
 @dataclass(frozen=True)
@@ -80,6 +109,7 @@ class Source:
     line: int = 0  # line of the [[source]] header in the config, for annotations
     article_line: int = 0  # line of the citation in the article, when made by `init --from`
     article: str = ""
+    cited_in: tuple[Citation, ...] = ()  # every article citation of this URL (`[articles]`)
 
 
 @dataclass(frozen=True)
@@ -131,6 +161,7 @@ class QuoteMatch:
     score: float
     found_text: str | None
     lost: bool = False  # found on an earlier pass, missing now
+    changes: tuple[Change, ...] = ()  # for `altered`: each word-level difference, quote → page
 
 
 @dataclass(frozen=True)
@@ -148,6 +179,7 @@ class Capture:
     url: str | None = None
     timestamp: str | None = None  # YYYYMMDDhhmmss
     message: str = ""
+    verified: bool | None = None  # replayed and holds every quote found live; None: not checked
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from linkcheck.models import MatchKind, PageText, Quote
 
 DATA = Path(__file__).parent / "data"
 CORPUS = tomllib.loads((DATA / "quote-corpus.toml").read_text(encoding="utf-8"))["case"]
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external" / "quote-cases.json"
+EXTERNAL = DATA / "quote-cases.json"  # the public conformance cases, vendored from shared/external
 TIERS = {"exact": 0, "normalized": 1, "fuzzy": 2, "missing": 3}
 SCORES: dict[str, list[tuple[bool, bool]]] = {}  # suite -> [(expected found, got found)]
 
