@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class FetchSettings:
     backoff: float = 1.0  # first retry delay, doubled each time
     max_backoff: float = 30.0  # cap on any single wait, Retry-After included
     recheck_pause: float = 5.0  # before the end-of-run second try of unreachable/blocked sources
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes parsing pages; 0/1: in-process
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,12 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    keep: float = 365 * 86400.0  # results older than this are deleted after each pass (text versions stay)
+    reports_keep: int = 20  # timestamped report files kept under reports/ (latest.* always)
+
+
+@dataclass(frozen=True)
 class NotifySettings:
     webhook: str = ""
     smtp_host: str = ""
@@ -96,6 +104,7 @@ class Config:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     @property
     def root(self) -> Path:
@@ -217,6 +226,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "backoff": ("backoff", _positive(float, "a number of seconds")),
         "max_backoff": ("max_backoff", _positive(float, "a number of seconds")),
         "recheck_pause": ("recheck_pause", lambda v: float(_type((int, float), "a number of seconds")(v))),
+        "workers": ("workers", _non_negative_int),
     }),
     "archive": (ArchiveSettings, {
         "wayback": ("wayback", _type(bool, "true or false")),
@@ -243,6 +253,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "confirm_failures": ("confirm_failures", _positive(int, "a whole number")),
         "confirm_span": ("confirm_span", _duration),
         "drift_window": ("drift_window", _positive(int, "a whole number")),
+    }),
+    "history": (HistorySettings, {
+        "keep": ("keep", _duration),
+        "reports_keep": ("reports_keep", _non_negative_int),
     }),
     "notify": (NotifySettings, {
         "webhook": ("webhook", _http_url),

@@ -8,23 +8,23 @@ the history file, the reports under reports/) and is what the CLI and the daemon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
-from .archive.runner import Job, archive_all, stored_capture
+from .analyse import UNREADABLE, Analysis, CpuPool
+from .archive.runner import Archiver, Job, stored_capture
 from .archive.snapshots import write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config
-from .drift import compare, text_hash
+from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
-from .extract import extract
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
-from .match import match_quotes, unverifiable
 from .models import (
     Capture,
     CaptureState,
@@ -34,59 +34,77 @@ from .models import (
     FetchResult,
     LinkState,
     MatchKind,
-    PageText,
     QuoteMatch,
     Source,
     SourceOutcome,
+    Status,
 )
 from .policy import failing, message_for, quote_problems, status_of
-from .reporters.files import write_run_reports
+from .reporters.files import prune_reports, write_run_reports
 from .reporters.jsonfmt import outcome_dict
-from .store import Prior, SnapshotRow, Store, Version
-from .verdict import Verdict, classify
+from .store import Prior, Record, RunEnd, SnapshotRow, Store, Version
+from .verdict import Verdict
 
 Progress = Callable[[int, int], None]
 _FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
-_UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
+BATCH = 200  # results per history transaction
 
 
 @dataclass(frozen=True)
-class _Read:
-    fetch: FetchResult
-    page: PageText | None
+class Deps:
+    """What checking one source needs besides the source and its prior state."""
+
+    config: Config
+    fetcher: Fetcher
+    cpu: CpuPool
+    store: Store  # read only: stored snapshots and text versions
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """A source after verification and drift, before archiving. Holds no page body or text
+    except a new text version, which history stores."""
+
+    source: Source
+    final_url: str
+    http_status: int | None
     verdict: Verdict
+    link: LinkState
     quotes: tuple[QuoteMatch, ...]
+    drift: Drift
+    snapshot: str | None
+    problems: tuple[str, ...]
+    failures: int
+    first_failed: str | None
+    confirmed: str
+    analysis: Analysis
+    checked: str
+    previous: tuple[int, str] | None  # the prior result's stored detail
+    version: Version | None
+    snapshot_row: SnapshotRow | None
+
+    @property
+    def job(self) -> Job:
+        return Job(tweet_url(self.source.url) or self.source.url, self.link, self.drift.state is DriftState.CHANGED)
 
 
-async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
+async def _read(source: Source, deps: Deps, recent: Sequence[str]) -> tuple[FetchResult, Analysis]:
+    config = deps.config
     canonical = tweet_url(source.url)
     if canonical:
-        fetch, page = await read_tweet(fetcher, config.twitter, source.url, canonical)
+        fetch, page = await read_tweet(deps.fetcher, config.twitter, source.url, canonical)
     else:
-        fetch = await fetcher.fetch(source.url)
-        page = None
-        if fetch.error is None:
-            page = await asyncio.to_thread(extract, fetch.body, fetch.header("content-type")) \
-                if len(fetch.body) > 1_000_000 else extract(fetch.body, fetch.header("content-type"))
-    verdict = classify(fetch, page)
-    if page is None or verdict.link in _UNREADABLE:
-        return _Read(fetch, page, verdict, unverifiable(source.quotes))
-    quotes = match_quotes(page, source.quotes, config.policy.min_quote_score)
-    if verdict.link is LinkState.SOFT_404 and quotes and all(
-            q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in quotes):
-        # The error-page heuristics misfired: the cited words are on the page.
-        moved = fetch.final_url != fetch.url
-        verdict = Verdict(LinkState.REDIRECTED if moved else LinkState.ALIVE,
-                          ("redirected",) if moved else (), "")
-    return _Read(fetch, page, verdict, quotes)
+        fetch, page = await deps.fetcher.fetch(source.url), None
+    analysis = await deps.cpu.analyse(fetch, page, source.quotes, config.policy.min_quote_score, recent)
+    return fetch, analysis
 
 
-def _second_try(read: _Read) -> bool:
+def _second_try(verdict: Verdict) -> bool:
     """Worth another look at the end of the pass: what may be a passing hiccup (a blip, a rate
     limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
     briefly unwell."""
-    return read.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
-        not {"redirect-loop", "too-large"} & set(read.verdict.problems)
+    return verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
+        not {"redirect-loop", "too-large"} & set(verdict.problems)
 
 
 def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
@@ -108,49 +126,44 @@ def _confirm(link: LinkState, prior: Prior, now: datetime, config: Config) -> tu
     return failures, first, ""
 
 
-@dataclass(frozen=True)
-class _Judged:
-    """A source after verification and drift, before archiving."""
-
-    source: Source
-    read: _Read
-    link: LinkState
-    quotes: tuple[QuoteMatch, ...]
-    drift: Drift
-    snapshot: str | None
-    problems: tuple[str, ...]
-    failures: int
-    first_failed: str | None
-    confirmed: str
-    text_hash: str | None
+async def assess(source: Source, prior: Prior, deps: Deps, *, last_try: bool = True) -> Assessed | None:
+    """Fetch and judge one source: the one place a source's own work runs. None (only when not
+    `last_try`) when the source is worth another look later in the pass."""
+    fetch, analysis = await _read(source, deps, prior.recent)
+    if not last_try and _second_try(analysis.verdict):
+        return None
+    return _judge(source, fetch, analysis, prior, deps, now_utc())
 
 
-def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store, now: datetime,
-           versions: list[Version], snapshots: list[SnapshotRow]) -> _Judged:
-    quotes = _mark_lost(read.quotes, prior)
-    link = read.verdict.link
-    page = read.page if link not in _UNREADABLE else None
-    digest_hash = text_hash(page.main) if page is not None else None
-    if page is not None and digest_hash is not None:
-        drift = compare(page.main, prior.recent, prior.previous, quotes, (prior.last or {}).get("quotes", []))
-        versions.append(Version(src.id, digest_hash, page.main, stamp(now)))
-    else:
+def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,
+           now: datetime) -> Assessed:
+    config = deps.config
+    quotes = _mark_lost(analysis.quotes, prior)
+    link = analysis.verdict.link
+    digest_hash = analysis.text_hash if link not in UNREADABLE else None
+    version = None
+    if digest_hash is None:
         drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
-    snapshot = None
-    fetch = read.fetch
+    elif analysis.new_main is None:  # the same text as one of the last versions: nothing to compare
+        drift = Drift(DriftState.UNCHANGED, 1.0)
+        version = Version(src.id, digest_hash, None, stamp(now))
+    else:
+        previous = deps.store.text(src.id, prior.recent[0]) if prior.recent else None
+        drift = compare(analysis.new_main, prior.recent, previous, quotes, (prior.last or {}).get("quotes", []))
+        version = Version(src.id, digest_hash, analysis.new_main, stamp(now))
+    snapshot = row = None
     if fetch.error is None and fetch.raw and not tweet_url(src.url):
         meta = {"source": src.id, "url": src.url, "text_hash": digest_hash,
-                "encoding": page.encoding if page else None, "link": link.value,
+                "encoding": analysis.encoding or None, "link": link.value,
                 "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in quotes]}
         # Written on the loop: measured slower in a thread pool (GIL hand-offs), see BENCHMARKS.md.
         written = write_snapshot(config.root, src.id, fetch, meta, config.fetch.user_agent,
-                                 lambda digest: store.snapshot_for_digest(src.id, digest))
+                                 lambda digest: deps.store.snapshot_for_digest(src.id, digest))
         snapshot = written.path
         if written.new:
-            snapshots.append(SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash,
-                                         stamp(now)))
+            row = SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash, stamp(now))
     failures, first_failed, confirmed = _confirm(link, prior, now, config)
-    problems = list(read.verdict.problems)
+    problems = list(analysis.verdict.problems)
     if confirmed:
         if link is LinkState.UNREACHABLE:
             link = LinkState.DEAD
@@ -158,80 +171,126 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
     problems += quote_problems(quotes)
     if drift.state is DriftState.CHANGED:
         problems.append("content-changed")
-    return _Judged(src, read, link, quotes, drift, snapshot, tuple(problems), failures, first_failed,
-                   confirmed, digest_hash)
+    return Assessed(src, fetch.final_url, fetch.status_code, analysis.verdict, link, quotes, drift, snapshot,
+                    tuple(problems), failures, first_failed, confirmed, replace(analysis, new_main=None),
+                    stamp(now), prior.detail, version, row)
 
 
-def _archive_url(src: Source) -> str:
-    return tweet_url(src.url) or src.url
+def finish(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> SourceOutcome:
+    """The source's outcome once its archive job has a capture."""
+    problems = [*a.problems, *(["archive-failed"] if capture.state is CaptureState.FAILED else [])]
+    return SourceOutcome(
+        source=a.source, final_url=a.final_url, http_status=a.http_status,
+        status=status_of(a.problems, a.link, fail_on), link=a.link, quotes=a.quotes, drift=a.drift,
+        capture=capture, snapshot=a.snapshot, problems=tuple(dict.fromkeys(problems)),
+        message=message_for(a.verdict.message, a.link, a.quotes, a.drift, a.confirmed),
+        text_hash=a.analysis.text_hash if a.link not in UNREADABLE else None, failures=a.failures,
+        first_failed=a.first_failed, encoding=a.analysis.encoding, author=a.analysis.author,
+        published=a.analysis.published)
 
 
-async def _captures(config: Config, store: Store, judged: list[_Judged], client: httpx.AsyncClient,
-                    archive: bool, now: datetime) -> dict[str, Capture]:
-    if not (archive and config.archive.wayback):
-        why = "archiving is off (--no-archive)" if config.archive.wayback else \
-            "archiving is off (archive.wayback = false)"
-        return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}
-    wayback = Wayback(client, config.archive, keys_from_env())
-    jobs = [Job(_archive_url(j.source), j.link, j.drift.state is DriftState.CHANGED) for j in judged]
-    return await archive_all(jobs, wayback, store, config.archive, now)
+async def check_one(source: Source, prior: Prior, deps: Deps,
+                    archive: Callable[[Job], Awaitable[Capture]]) -> tuple[SourceOutcome, Record]:
+    """One source from fetch to outcome, every input passed in: what a worker of any kind runs.
+    Returns the outcome and the history record to store (nothing is written here)."""
+    assessed = await assess(source, prior, deps)
+    assert assessed is not None  # a last try always judges
+    return _recorded(assessed, await archive(assessed.job), failing(deps.config.policy.fail_on))
 
 
-async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.AsyncClient, store: Store,
-                      progress: Progress | None, versions: list[Version],
-                      snapshots: list[SnapshotRow]) -> list[_Judged]:
-    """Read and judge every source; each is judged as soon as it is read, while others are in
-    flight, except those that get a second try at the end."""
-    fetcher = Fetcher(client, config.fetch)
-    done = 0
+def _recorded(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> tuple[SourceOutcome, Record]:
+    outcome = finish(a, capture, fail_on)
+    return outcome, Record(outcome_dict(outcome), a.checked, a.previous, a.version, a.snapshot_row,
+                           (a.job.url, capture))
 
-    def judge(src: Source, read: _Read) -> _Judged:
-        prior = store.prior(src.id, config.policy.drift_window)
-        return _judge(src, read, prior, config, store, now_utc(), versions, snapshots)
 
-    async def one(src: Source) -> _Judged | _Read:
-        nonlocal done
-        read = await _read(src, fetcher, config)
-        done += 1
-        if progress:
-            progress(done, len(sources))
-        return read if _second_try(read) and config.fetch.recheck_pause >= 0 else judge(src, read)
+class _Pass:
+    """A streaming pass: a bounded pool of workers pulls sources, each outcome goes to history in
+    batches as soon as it is judged; only the small outcomes stay (the run's reports need them)."""
 
-    results = list(await asyncio.gather(*(one(s) for s in sources)))
-    again = [i for i, r in enumerate(results) if isinstance(r, _Read)]
-    if again:
-        await asyncio.sleep(config.fetch.recheck_pause)
-        reads = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))
-        for i, read in zip(again, reads, strict=True):
-            results[i] = judge(sources[i], read)
-    return [r for r in results if isinstance(r, _Judged)]
+    def __init__(self, config: Config, sources: Sequence[Source], deps: Deps, store: Store, run_id: int,
+                 archiver: Archiver | None, archive_off: str, progress: Progress | None) -> None:
+        self.config, self.sources, self.deps, self.store, self.run_id = config, sources, deps, store, run_id
+        self.archiver, self.archive_off, self.progress = archiver, archive_off, progress
+        self.fail_on = failing(config.policy.fail_on)
+        self.outcomes: list[SourceOutcome | None] = [None] * len(sources)
+        self.batch: list[Record] = []
+        self.later: list[int] = []
+        self.archiving: set[asyncio.Task[None]] = set()
+        self.read = 0
+
+    async def run(self) -> None:
+        recheck = self.config.fetch.recheck_pause >= 0
+        await self._pool(iter(range(len(self.sources))), last_try=not recheck)
+        if self.later:
+            await asyncio.sleep(self.config.fetch.recheck_pause)
+            await self._pool(iter(self.later), last_try=True)
+        while self.archiving:
+            await asyncio.gather(*self.archiving)
+
+    async def _pool(self, indexes: Iterator[int], last_try: bool) -> None:
+        async def worker() -> None:
+            for i in indexes:  # one shared iterator: each source is taken by exactly one worker
+                await self._one(i, last_try)
+
+        size = min(self.config.fetch.concurrency * 4, len(self.sources)) or 1
+        await asyncio.gather(*(worker() for _ in range(size)))
+
+    async def _one(self, i: int, last_try: bool) -> None:
+        src = self.sources[i]
+        prior = self.store.prior(src.id, self.config.policy.drift_window)
+        assessed = await assess(src, prior, self.deps, last_try=last_try)
+        self.read += 1
+        if self.progress:
+            self.progress(min(self.read, len(self.sources)), len(self.sources))
+        if assessed is None:
+            self.later.append(i)
+        elif self.archiver is None:
+            self._record(i, assessed, stored_capture(self.store, assessed.job.url, self.archive_off))
+        else:  # archive work goes on beside the pass, under its own deadline
+            task = asyncio.create_task(self._archive(i, assessed, self.archiver))
+            self.archiving.add(task)
+            task.add_done_callback(self.archiving.discard)
+
+    async def _archive(self, i: int, assessed: Assessed, archiver: Archiver) -> None:
+        self._record(i, assessed, await archiver.capture(assessed.job))
+
+    def _record(self, i: int, assessed: Assessed, capture: Capture) -> None:
+        self.outcomes[i], record = _recorded(assessed, capture, self.fail_on)
+        self.batch.append(record)
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self, end: RunEnd | None = None) -> None:
+        self.store.save_batch(self.run_id, self.batch, end)
+        self.batch = []
 
 
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
-                     store: Store, *, archive: bool = True, progress: Progress | None = None) -> CheckRun:
-    """Check `sources` once and record the pass in `store`. Never raises for a bad page."""
-    started = now_utc()
-    versions: list[Version] = []
-    snapshots: list[SnapshotRow] = []
-    judged = await _assess_all(sources, config, client, store, progress, versions, snapshots)
-    captures = await _captures(config, store, judged, client, archive, now_utc())
-    fail_on = failing(config.policy.fail_on)
-    outcomes = []
-    for j in judged:
-        capture = captures[_archive_url(j.source)]
-        problems = [*j.problems, *(["archive-failed"] if capture.state is CaptureState.FAILED else [])]
-        outcomes.append(SourceOutcome(
-            source=j.source, final_url=j.read.fetch.final_url, http_status=j.read.fetch.status_code,
-            status=status_of(j.problems, j.link, fail_on), link=j.link, quotes=j.quotes, drift=j.drift,
-            capture=capture, snapshot=j.snapshot, problems=tuple(dict.fromkeys(problems)),
-            message=message_for(j.read.verdict.message, j.link, j.quotes, j.drift, j.confirmed),
-            text_hash=j.text_hash, failures=j.failures, first_failed=j.first_failed,
-            encoding=j.read.page.encoding if j.read.page else "",
-            author=j.read.page.author if j.read.page else "",
-            published=j.read.page.published if j.read.page else ""))
-    run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
-    store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
-                   [(url, c, run.finished) for url, c in captures.items()])
+                     store: Store, *, archive: bool = True, progress: Progress | None = None,
+                     partial: bool = False) -> CheckRun:
+    """Check `sources` once and record the pass in `store`. Never raises for a bad page. The pass
+    counts as complete (and, unless `partial`, as the last pass) only once its last batch commits."""
+    started = stamp(now_utc())
+    run_id = store.begin_run(started)
+    cpu = CpuPool(config.fetch.workers)
+    try:
+        deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
+        archiver = None
+        if archive and config.archive.wayback:
+            cited = Counter(tweet_url(s.url) or s.url for s in sources)
+            archiver = Archiver(Wayback(client, config.archive, keys_from_env()), store, config.archive,
+                                now_utc(), cited)
+        off = "archiving is off (--no-archive)" if config.archive.wayback else \
+            "archiving is off (archive.wayback = false)"
+        work = _Pass(config, sources, deps, store, run_id, archiver, off, progress)
+        await work.run()
+    finally:
+        cpu.close()
+    outcomes = tuple(o for o in work.outcomes if o is not None)
+    run = CheckRun(started=started, finished=stamp(now_utc()), outcomes=outcomes)
+    counts = (len(outcomes), run.count(Status.OK), run.count(Status.WARNING), run.count(Status.BROKEN))
+    work.flush(RunEnd(run.finished, counts, partial))
     return run
 
 
@@ -243,8 +302,11 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
         store = Store.open(config.db_path)
         try:
             async with open_client(config.fetch) as client:
-                run = await check_pass(config, sources, client, store, archive=archive, progress=progress)
+                run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
+                                       partial=bool(only))
+            store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
         finally:
             store.close()
         write_run_reports(config.root / "reports", run)
+        prune_reports(config.root / "reports", config.history.reports_keep)
     return run

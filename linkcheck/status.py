@@ -25,7 +25,8 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
     store = Store.open(config.db_path)
     try:
         last = store.last_run()
-        counts = Counter(r["status"] for r in store.latest_results() if r["id"] in {s.id for s in config.sources})
+        known = {s.id for s in config.sources}
+        counts = Counter(status for source_id, status in store.latest_statuses().items() if source_id in known)
         pending = store.pending_captures()
     finally:
         store.close()

@@ -1,19 +1,20 @@
-"""History in SQLite, beside the config. Append-only per run; one transaction per pass, so a
-killed pass leaves the previous state as it was. The schema is built by numbered migrations
-recorded in the `migrations` table."""
+"""History in SQLite, beside the config. A pass writes its results in batches as sources are
+judged; its `runs` row stays `partial` until the last batch commits, so a killed pass leaves the
+previous complete pass as the last one. The schema is built by numbered migrations recorded in
+the `migrations` table."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .models import Capture, CaptureState, CheckRun
+from .models import Capture, CaptureState
 
 
 def _script(db: sqlite3.Connection, sql: str) -> None:
@@ -49,8 +50,73 @@ def _m1_initial(db: sqlite3.Connection) -> None:
     """)
 
 
+# Typed columns of an outcome; the rest of its report entry is its "detail", stored once per change.
+_TYPED = ("status", "link", "http_status", "failures", "first_failed", "text_hash", "problems")
+
+
+def split_result(r: dict[str, Any]) -> tuple[tuple[Any, ...], str, str | None]:
+    """A report entry → (typed columns, detail JSON, snapshot path)."""
+    archive = r.get("archive", {})
+    snapshot = archive.get("snapshot")
+    detail = {k: v for k, v in r.items() if k not in _TYPED} | {
+        "archive": {k: v for k, v in archive.items() if k != "snapshot"}}
+    typed = (r["status"], r["link"], r.get("http_status"), r.get("failures", 0), r.get("first_failed"),
+             r.get("text_hash"), " ".join(r.get("problems", [])))
+    return typed, json.dumps(detail, ensure_ascii=False, sort_keys=True), snapshot
+
+
+def join_result(row: tuple[Any, ...], detail: str) -> dict[str, Any]:
+    """(checked, snapshot, *typed columns) + detail JSON → the report entry, with `checked`."""
+    checked, snapshot, status, link, http_status, failures, first_failed, text_hash, problems = row
+    r: dict[str, Any] = json.loads(detail)
+    r["archive"]["snapshot"] = snapshot
+    return r | {"status": status, "link": link, "http_status": http_status, "failures": failures,
+                "first_failed": first_failed, "text_hash": text_hash,
+                "problems": problems.split() if problems else [], "checked": checked}
+
+
+def _m2_compact_history(db: sqlite3.Connection) -> None:
+    """One typed row per source per pass; the rest of the entry (`details`) only when it changed.
+    `latest` points at each source's newest outcome so status and reports do not scan history."""
+    _script(db, """
+        CREATE TABLE details (id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, data BLOB NOT NULL);
+        CREATE TABLE outcomes (
+            source_id TEXT NOT NULL, run_id INTEGER NOT NULL REFERENCES runs(id), checked TEXT NOT NULL,
+            status TEXT NOT NULL, link TEXT NOT NULL, http_status INTEGER, failures INTEGER NOT NULL,
+            first_failed TEXT, text_hash TEXT, snapshot TEXT, problems TEXT NOT NULL,
+            detail_id INTEGER NOT NULL REFERENCES details(id),
+            PRIMARY KEY (source_id, run_id)) WITHOUT ROWID;
+        CREATE INDEX outcomes_by_checked ON outcomes (checked);
+        CREATE TABLE latest (source_id TEXT PRIMARY KEY, run_id INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX runs_complete ON runs (partial, id);
+    """)
+    last: dict[str, tuple[int, str]] = {}
+    for run_id, source_id, checked, snapshot_col, data in db.execute(
+            "SELECT run_id, source_id, checked, snapshot, data FROM results ORDER BY run_id").fetchall():
+        typed, detail, _ = split_result(json.loads(data))
+        detail_id = _detail_id(db, source_id, detail, last.get(source_id))
+        last[source_id] = (detail_id, detail)
+        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (source_id, run_id, checked, *typed[:6], snapshot_col, typed[6], detail_id))
+        db.execute("INSERT OR REPLACE INTO latest VALUES (?, ?)", (source_id, run_id))
+    db.execute("DROP TABLE results")
+
+
+def _detail_id(db: sqlite3.Connection, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
+    if previous is not None and previous[1] == detail:
+        return previous[0]
+    cur = db.execute("INSERT INTO details (source_id, data) VALUES (?, ?)",
+                     (source_id, zlib.compress(detail.encode("utf-8"))))
+    return int(cur.lastrowid or 0)
+
+
+def _detail(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("initial", _m1_initial),
+    ("compact_history", _m2_compact_history),
 ]
 
 
@@ -58,18 +124,18 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
 class Prior:
     """What history knows about a source before this pass."""
 
-    last: dict[str, Any] | None  # the last result's JSON (as in the report)
+    last: dict[str, Any] | None  # the last result (as in the report)
     recent: tuple[str, ...]  # text hashes of the last versions, newest first
-    previous: str | None  # the newest version's main text
     failures: int  # consecutive failed passes before this one
     first_failed: str | None
+    detail: tuple[int, str] | None = None  # the last result's stored detail (id, JSON)
 
 
 @dataclass(frozen=True)
 class Version:
     source_id: str
     text_hash: str
-    main_text: str
+    main_text: str | None  # None: a version history already holds (only its last sighting moves)
     seen: str
 
 
@@ -81,6 +147,27 @@ class SnapshotRow:
     payload_digest: str
     text_hash: str | None
     written: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """One judged source as history stores it."""
+
+    result: dict[str, Any]  # the report entry (`reporters.jsonfmt.outcome_dict`)
+    checked: str
+    previous: tuple[int, str] | None  # `Prior.detail`: the detail is stored again only if it changed
+    version: Version | None = None
+    snapshot: SnapshotRow | None = None
+    capture: tuple[str, Capture] | None = None  # the archived URL and its capture
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """Written with a pass's last batch: only then does the pass count as complete."""
+
+    finished: str
+    counts: tuple[int, int, int, int]  # total, ok, warning, broken
+    partial: bool = False  # not every configured source was checked (--only)
 
 
 class Store:
@@ -123,25 +210,25 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------
 
+    _ROW = ("o.checked, o.snapshot, o.status, o.link, o.http_status, o.failures, o.first_failed, "
+            "o.text_hash, o.problems, d.data")
+
     def prior(self, source_id: str, window: int) -> Prior:
-        row = self.db.execute("SELECT data FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT 1",
-                              (source_id,)).fetchone()
-        failures, first_failed = 0, None
-        for failed, checked in self.db.execute(
-                "SELECT failed, checked FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT 200",
-                (source_id,)):
-            if not failed:
-                break
-            failures += 1
-            first_failed = checked
+        row = self.db.execute(f"SELECT {self._ROW}, d.id FROM latest l JOIN outcomes o USING (source_id, run_id) "
+                              "JOIN details d ON d.id = o.detail_id WHERE l.source_id = ?", (source_id,)).fetchone()
         recent = tuple(h for (h,) in self.db.execute(
             "SELECT text_hash FROM versions WHERE source_id = ? ORDER BY last_seen DESC LIMIT ?", (source_id, window)))
-        previous = None
-        if recent:
-            blob = self.db.execute("SELECT main_text FROM versions WHERE source_id = ? AND text_hash = ?",
-                                   (source_id, recent[0])).fetchone()[0]
-            previous = zlib.decompress(blob).decode("utf-8")
-        return Prior(json.loads(row[0]) if row else None, recent, previous, failures, first_failed)
+        if row is None:
+            return Prior(None, recent, 0, None)
+        detail = _detail(row[9])
+        last = join_result(row[:9], detail)
+        return Prior(last, recent, row[5] if row[5] else 0, row[6], (row[10], detail))
+
+    def text(self, source_id: str, text_hash: str) -> str | None:
+        """A stored main-text version."""
+        row = self.db.execute("SELECT main_text FROM versions WHERE source_id = ? AND text_hash = ?",
+                              (source_id, text_hash)).fetchone()
+        return zlib.decompress(row[0]).decode("utf-8") if row else None
 
     def snapshot_for_digest(self, source_id: str, digest: str) -> str | None:
         row = self.db.execute("SELECT path FROM snapshots WHERE source_id = ? AND payload_digest = ? "
@@ -149,19 +236,26 @@ class Store:
         return row[0] if row else None
 
     def last_run(self) -> tuple[str, str] | None:
-        row = self.db.execute("SELECT started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        """(started, finished) of the last complete pass."""
+        row = self.db.execute("SELECT started, finished FROM runs WHERE partial = 0 ORDER BY id DESC LIMIT 1"
+                              ).fetchone()
         return (row[0], row[1]) if row else None
 
     def history(self, source_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The source's results, newest first, each with the time it was checked."""
-        return [json.loads(row[0]) | {"checked": row[1]} for row in self.db.execute(
-            "SELECT data, checked FROM results WHERE source_id = ? ORDER BY run_id DESC LIMIT ?",
-            (source_id, limit))]
+        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+            f"SELECT {self._ROW} FROM outcomes o JOIN details d ON d.id = o.detail_id WHERE o.source_id = ? "
+            "ORDER BY o.run_id DESC LIMIT ?", (source_id, limit))]
 
     def latest_results(self) -> list[dict[str, Any]]:
-        return [json.loads(row[0]) | {"checked": row[1]} for row in self.db.execute(
-            "SELECT r.data, r.checked FROM results r JOIN (SELECT source_id, max(run_id) AS run_id "
-            "FROM results GROUP BY source_id) l USING (source_id, run_id) ORDER BY r.source_id")]
+        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+            f"SELECT {self._ROW} FROM latest l JOIN outcomes o USING (source_id, run_id) "
+            "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
+
+    def latest_statuses(self) -> dict[str, str]:
+        """Each source's newest status, without reading any detail."""
+        return dict(self.db.execute("SELECT o.source_id, o.status FROM latest l JOIN outcomes o "
+                                    "USING (source_id, run_id)").fetchall())
 
     def capture(self, url: str) -> Capture | None:
         """The last known Wayback capture state of `url`."""
@@ -183,43 +277,69 @@ class Store:
 
     # --- writing (each call is one transaction) ----------------------------------------------
 
-    def save_run(self, run: CheckRun, results: list[dict[str, Any]], versions: list[Version],
-                 snapshots: list[SnapshotRow], captures: list[tuple[str, Capture, str]],
-                 partial: bool = False) -> int:
+    def begin_run(self, started: str) -> int:
+        """A pass's row, partial until `save_batch` is given its `RunEnd`: a killed pass stays partial."""
         with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO runs (started, finished, total, ok, warning, broken, partial) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run.started, run.finished, len(run.outcomes), *(
-                    sum(1 for o in run.outcomes if o.status.value == s) for s in ("ok", "warning", "broken")),
-                 int(partial)))
-            run_id = int(cur.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO results (run_id, source_id, url, checked, status, link, failed, text_hash, "
-                "snapshot, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, r["id"], r["url"], run.finished, r["status"], r["link"],
-                  int(r["failures"] > 0), r.get("text_hash"),
-                  r["archive"]["snapshot"], json.dumps(r, ensure_ascii=False)) for r in results])
-            db.executemany(
-                "INSERT INTO versions (source_id, text_hash, first_seen, last_seen, main_text) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, text_hash) DO UPDATE SET "
-                "last_seen = excluded.last_seen",
-                [(v.source_id, v.text_hash, v.seen, v.seen, zlib.compress(v.main_text.encode("utf-8")))
-                 for v in versions])
-            db.executemany(
-                "INSERT OR IGNORE INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.path, s.source_id, s.url, s.payload_digest, s.text_hash, s.written) for s in snapshots])
-            for url, capture, checked in captures:
-                db.execute(
-                    "INSERT INTO captures (url, state, capture_url, timestamp, checked, message, attempts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (url) DO UPDATE SET state = excluded.state, "
-                    "capture_url = coalesce(excluded.capture_url, captures.capture_url), "
-                    "timestamp = coalesce(excluded.timestamp, captures.timestamp), "
-                    "checked = excluded.checked, message = excluded.message, "
-                    "attempts = CASE WHEN excluded.state = 'pending' THEN captures.attempts + 1 ELSE 0 END",
-                    (url, capture.state.value, capture.url, capture.timestamp, checked, capture.message))
-        return run_id
+            cur = db.execute("INSERT INTO runs (started, finished, total, ok, warning, broken, partial) "
+                             "VALUES (?, ?, 0, 0, 0, 0, 1)", (started, started))
+        return int(cur.lastrowid or 0)
+
+    def save_batch(self, run_id: int, records: Sequence[Record], end: RunEnd | None = None) -> None:
+        with self.transaction() as db:
+            for rec in records:
+                self._save(db, run_id, rec)
+            if end is not None:
+                db.execute("UPDATE runs SET finished = ?, total = ?, ok = ?, warning = ?, broken = ?, partial = ? "
+                           "WHERE id = ?", (end.finished, *end.counts, int(end.partial), run_id))
+
+    @staticmethod
+    def _save(db: sqlite3.Connection, run_id: int, rec: Record) -> None:
+        source_id = rec.result["id"]
+        typed, detail, snapshot = split_result(rec.result)
+        detail_id = _detail_id(db, source_id, detail, rec.previous)
+        db.execute("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (source_id, run_id, rec.checked, *typed[:6], snapshot, typed[6], detail_id))
+        db.execute("INSERT OR REPLACE INTO latest VALUES (?, ?)", (source_id, run_id))
+        if (v := rec.version) is not None:
+            if v.main_text is None:
+                db.execute("UPDATE versions SET last_seen = ? WHERE source_id = ? AND text_hash = ?",
+                           (v.seen, v.source_id, v.text_hash))
+            else:
+                db.execute("INSERT INTO versions (source_id, text_hash, first_seen, last_seen, main_text) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, text_hash) DO UPDATE SET "
+                           "last_seen = excluded.last_seen",
+                           (v.source_id, v.text_hash, v.seen, v.seen, zlib.compress(v.main_text.encode("utf-8"))))
+        if (s := rec.snapshot) is not None:
+            db.execute("INSERT OR IGNORE INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (s.path, s.source_id, s.url, s.payload_digest, s.text_hash,
+                                                     s.written))
+        if rec.capture is not None:
+            url, capture = rec.capture
+            db.execute(
+                "INSERT INTO captures (url, state, capture_url, timestamp, checked, message, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (url) DO UPDATE SET state = excluded.state, "
+                "capture_url = coalesce(excluded.capture_url, captures.capture_url), "
+                "timestamp = coalesce(excluded.timestamp, captures.timestamp), "
+                "checked = excluded.checked, message = excluded.message, "
+                "attempts = CASE WHEN excluded.state = 'pending' THEN captures.attempts + 1 ELSE 0 END",
+                (url, capture.state.value, capture.url, capture.timestamp, rec.checked, capture.message))
+
+    def prune_history(self, before: str) -> int:
+        """Delete results checked before `before` (never a source's newest one), the details only they
+        used and the runs left empty. Text versions stay: every changed version is kept. Returns the
+        number of results deleted."""
+        with self.transaction() as db:
+            old = "FROM outcomes o WHERE o.checked < ? AND o.run_id < (SELECT run_id FROM latest l " \
+                  "WHERE l.source_id = o.source_id)"
+            db.execute(f"CREATE TEMP TABLE doomed AS SELECT o.source_id, o.run_id, o.detail_id {old}", (before,))
+            db.execute("DELETE FROM outcomes WHERE (source_id, run_id) IN (SELECT source_id, run_id FROM doomed)")
+            db.execute("DELETE FROM details WHERE id IN (SELECT detail_id FROM doomed) AND NOT EXISTS "
+                       "(SELECT 1 FROM outcomes o WHERE o.source_id = details.source_id AND o.detail_id = details.id)")
+            n = db.execute("SELECT count(*) FROM doomed").fetchone()[0]
+            db.execute("DROP TABLE doomed")
+            db.execute("DELETE FROM runs WHERE finished < ? AND id < (SELECT max(id) FROM runs) AND NOT EXISTS "
+                       "(SELECT 1 FROM outcomes o WHERE o.run_id = runs.id)", (before,))
+        return int(n)
 
     def record_digest(self, written: str, path: str) -> None:
         with self.transaction() as db:
@@ -230,5 +350,4 @@ class Store:
         with self.transaction() as db:
             for path, replacement in removed.items():
                 db.execute("DELETE FROM snapshots WHERE path = ?", (path,))
-                db.execute("UPDATE results SET snapshot = ?, data = json_set(data, '$.archive.snapshot', ?) "
-                           "WHERE snapshot = ?", (replacement, replacement, path))
+                db.execute("UPDATE outcomes SET snapshot = ? WHERE snapshot = ?", (replacement, path))

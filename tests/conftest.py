@@ -109,8 +109,9 @@ def server2() -> Iterator[Server]:
 
 
 def write_config(folder: Path, sources: list[dict[str, Any]], **sections: dict[str, Any]) -> Path:
-    """A sources.toml for tests: private addresses allowed, no Wayback unless given, quick retries."""
-    fetch = {"allow_private": True, "timeout": 5, "retries": 0, "backoff": 0.01, "recheck_pause": 0}
+    """A sources.toml for tests: private addresses allowed, no Wayback unless given, quick retries,
+    pages parsed in-process."""
+    fetch = {"allow_private": True, "timeout": 5, "retries": 0, "backoff": 0.01, "recheck_pause": 0, "workers": 1}
     fetch |= sections.pop("fetch", {})
     archive = {"wayback": False} | sections.pop("archive", {})
     out = [_table("fetch", fetch), _table("archive", archive)]

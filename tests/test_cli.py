@@ -120,7 +120,9 @@ def test_kill_9_mid_run_leaves_history_and_reports_intact(server: Server, tmp_pa
     proc.wait(timeout=10)
     db = sqlite3.connect(tmp_path / "linkcheck.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    # The killed pass is there, but partial: the first pass is still the last complete one.
+    assert db.execute("SELECT count(*) FROM runs WHERE partial = 0").fetchone()[0] == 1
+    assert db.execute("SELECT partial FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0] == 1
     db.close()
     assert (tmp_path / "reports" / "latest.json").read_text() == latest
     release.append(True)
@@ -128,8 +130,9 @@ def test_kill_9_mid_run_leaves_history_and_reports_intact(server: Server, tmp_pa
                             "--format", "json"], capture_output=True, text=True, timeout=60, check=False)
     assert third.returncode == 0, third.stderr
     db = sqlite3.connect(tmp_path / "linkcheck.db")
-    assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
-    assert db.execute("SELECT count(*) FROM results").fetchone()[0] == 4
+    assert db.execute("SELECT count(*) FROM runs WHERE partial = 0").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM outcomes JOIN runs ON runs.id = run_id WHERE partial = 0"
+                      ).fetchone()[0] == 4
     assert json.loads(third.stdout)["summary"]["ok"] == 2
 
 

@@ -1,5 +1,8 @@
 """Archive work of a pass: which sources need a Wayback capture, under one deadline.
 
+The pass hands each judged source's `Job` to `Archiver.capture` (the one seam between judging
+and archiving) and does not wait for it before checking the next sources.
+
 Runs after verification and never changes a verdict: every failure is a `Capture` state
 (`pending` is retried on a later pass, `failed` is not retried until the page changes).
 """
@@ -7,6 +10,7 @@ Runs after verification and never changes a verdict: every failure is a `Capture
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,34 +39,39 @@ def stored_capture(store: Store, url: str, reason: str) -> Capture:
     return Capture(CaptureState.SKIPPED, known.url, known.timestamp, reason)
 
 
-async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings: ArchiveSettings,
-                      now: datetime) -> dict[str, Capture]:
-    """A capture for every job's URL, one save per URL at most, all within `settings.timeout`."""
-    grouped: dict[str, list[Job]] = {}
-    for job in jobs:
-        grouped.setdefault(job.url, []).append(job)
-    unique = {url: Job(url, next((j.link for j in js if j.link in SAVABLE), js[0].link),
-                       any(j.changed for j in js)) for url, js in grouped.items()}
-    done: dict[str, Capture] = {}
+class Archiver:
+    """A pass's archive work, fed one judged source's `Job` at a time (`capture`), while the pass goes
+    on: one save per URL at most, all within `settings.timeout` of the first job."""
 
-    async def one(job: Job) -> None:
-        done[job.url] = await _archive_one(job, wayback, store, settings, now)
+    def __init__(self, wayback: Wayback, store: Store, settings: ArchiveSettings, now: datetime,
+                 cited: Counter[str]) -> None:
+        self.wayback, self.store, self.settings, self.now = wayback, store, settings, now
+        self._left = cited  # sources still to come per URL: a URL cited twice is saved once
+        self._shared: dict[str, asyncio.Task[Capture]] = {}
+        self._deadline: float | None = None
 
-    tasks = [asyncio.create_task(one(job)) for job in unique.values()]
-    try:
-        async with asyncio.timeout(settings.timeout):
-            await asyncio.gather(*tasks)
-    except TimeoutError:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for url in unique:
-        if url not in done:
-            known = store.capture(url)
-            done[url] = Capture(CaptureState.PENDING, known.url if known else None,
-                                known.timestamp if known else None,
-                                f"archive deadline ({settings.timeout:g}s) reached; will retry on a later pass")
-    return done
+    async def capture(self, job: Job) -> Capture:
+        loop = asyncio.get_running_loop()
+        if self._deadline is None:
+            self._deadline = loop.time() + self.settings.timeout
+        task = self._shared.get(job.url)
+        if task is None:
+            task = loop.create_task(self._bounded(job))
+            if self._left[job.url] > 1:
+                self._shared[job.url] = task
+        self._left[job.url] -= 1
+        if self._left[job.url] <= 0:
+            self._shared.pop(job.url, None)
+        return await asyncio.shield(task)
+
+    async def _bounded(self, job: Job) -> Capture:
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                return await _archive_one(job, self.wayback, self.store, self.settings, self.now)
+        except TimeoutError:
+            known = self.store.capture(job.url)
+            return Capture(CaptureState.PENDING, known.url if known else None, known.timestamp if known else None,
+                           f"archive deadline ({self.settings.timeout:g}s) reached; will retry on a later pass")
 
 
 async def _archive_one(job: Job, wayback: Wayback, store: Store, settings: ArchiveSettings,

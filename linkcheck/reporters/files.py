@@ -1,8 +1,10 @@
 """Every pass leaves its reports under reports/: `<time>.md` and `<time>.json`, and
-`latest.md` / `latest.json` beside them, each written atomically."""
+`latest.md` / `latest.json` beside them, each written atomically. Only the newest
+`[history] reports_keep` timestamped reports (and digests) are kept."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..fsutil import atomic_write
@@ -19,3 +21,23 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
     atomic_write(folder / "latest.md", md)
     atomic_write(folder / "latest.json", js)
     return path
+
+
+_STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)\.(md|json|html)$")
+
+
+def prune_reports(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` timestamped reports and digests (`latest.*` are never
+    touched); returns what was deleted."""
+    by_kind: dict[str, dict[str, list[Path]]] = {}
+    for path in folder.glob("*") if folder.is_dir() else []:
+        m = _STAMPED_RE.match(path.name)
+        if m:
+            by_kind.setdefault(m.group(1) or "", {}).setdefault(m.group(2), []).append(path)
+    removed = []
+    for stamps in by_kind.values():
+        for old in sorted(stamps, reverse=True)[keep:]:
+            for path in stamps[old]:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

@@ -1,0 +1,84 @@
+"""The CPU side of one source: a fetched page → verdict, quote matches and text hash. Pure.
+
+Everything here is a function of its arguments (bytes and a little prior state) and returns a
+small, picklable `Analysis`, so it can run in a worker process (`CpuPool`) while the event
+loop only does I/O. The page tree and its texts never leave the function; the main text is
+sent back only when it is a new version (history stores it and drift compares it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+from .drift import text_hash
+from .extract import extract
+from .match import match_quotes, unverifiable
+from .models import FetchResult, LinkState, MatchKind, PageText, Quote, QuoteMatch
+from .verdict import Verdict, classify
+
+UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
+_IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
+
+
+@dataclass(frozen=True)
+class Analysis:
+    verdict: Verdict
+    quotes: tuple[QuoteMatch, ...]
+    text_hash: str | None  # of the main text; None when the page could not be read
+    new_main: str | None  # the main text, only when `text_hash` is not among the prior hashes
+    encoding: str = ""
+    author: str = ""
+    published: str = ""
+
+
+def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,
+            recent: Sequence[str]) -> Analysis:
+    """Judge a fetched page. `page` is given for adapters that read the text themselves (tweets);
+    otherwise it is extracted from `fetch.body`. `recent` are the source's last text hashes."""
+    if page is None and fetch.error is None:
+        page = extract(fetch.body, fetch.header("content-type"))
+    verdict = classify(fetch, page)
+    if page is None or verdict.link in UNREADABLE:
+        return Analysis(verdict, unverifiable(quotes), None, None)
+    found = match_quotes(page, quotes, min_score)
+    if verdict.link is LinkState.SOFT_404 and found and all(
+            q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in found):
+        # The error-page heuristics misfired: the cited words are on the page.
+        moved = fetch.final_url != fetch.url
+        verdict = Verdict(LinkState.REDIRECTED if moved else LinkState.ALIVE,
+                          ("redirected",) if moved else (), "")
+    digest = text_hash(page.main)
+    return Analysis(verdict, found, digest, None if digest in recent else page.main,
+                    page.encoding, page.author, page.published)
+
+
+class CpuPool:
+    """Runs `analyse` in worker processes (`workers` > 1) or on this process (0 or 1, as tests do).
+
+    Only the decoded body crosses to a worker (the wire bytes stay here for the WARC), and only
+    an `Analysis` comes back."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ProcessPoolExecutor(workers) if workers > 1 else None
+
+    async def analyse(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote],
+                      min_score: float, recent: Sequence[str]) -> Analysis:
+        if self._pool is not None and page is None and fetch.error is None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, analyse, replace(fetch, raw=b""), None,
+                                              tuple(quotes), min_score, tuple(recent))
+        if len(fetch.body) > _IN_THREAD:
+            return await asyncio.to_thread(analyse, fetch, page, quotes, min_score, recent)
+        return analyse(fetch, page, quotes, min_score, recent)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
