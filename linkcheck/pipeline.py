@@ -42,12 +42,13 @@ from .models import (
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
 from .reporters.jsonfmt import outcome_dict
-from .store import Prior, Record, RunEnd, SnapshotRow, Store, Version
+from .store import Prior, Record, RunEnd, SnapshotRow, Store, Version, packed
 from .verdict import Verdict
 
 Progress = Callable[[int, int], None]
 _FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
-BATCH = 200  # results per history transaction
+BATCH = 200  # results per history transaction at most
+BATCH_TEXT = 1_000_000  # and at most this many bytes of new (compressed) text versions
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
     else:
         previous = deps.store.text(src.id, prior.recent[0]) if prior.recent else None
         drift = compare(analysis.new_main, prior.recent, previous, quotes, (prior.last or {}).get("quotes", []))
-        version = Version(src.id, digest_hash, analysis.new_main, stamp(now))
+        version = Version(src.id, digest_hash, packed(analysis.new_main), stamp(now))
     snapshot = row = None
     if fetch.error is None and fetch.raw and not tweet_url(src.url):
         meta = {"source": src.id, "url": src.url, "text_hash": digest_hash,
@@ -215,6 +216,7 @@ class _Pass:
         self.fail_on = failing(config.policy.fail_on)
         self.outcomes: list[SourceOutcome | None] = [None] * len(sources)
         self.batch: list[Record] = []
+        self.batch_text = 0
         self.later: list[int] = []
         self.archiving: set[asyncio.Task[None]] = set()
         self.read = 0
@@ -258,12 +260,13 @@ class _Pass:
     def _record(self, i: int, assessed: Assessed, capture: Capture) -> None:
         self.outcomes[i], record = _recorded(assessed, capture, self.fail_on)
         self.batch.append(record)
-        if len(self.batch) >= BATCH:
+        self.batch_text += len(record.version.main_text or b"") if record.version else 0
+        if len(self.batch) >= BATCH or self.batch_text >= BATCH_TEXT:
             self.flush()
 
     def flush(self, end: RunEnd | None = None) -> None:
         self.store.save_batch(self.run_id, self.batch, end)
-        self.batch = []
+        self.batch, self.batch_text = [], 0
 
 
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,

@@ -110,6 +110,11 @@ def _detail_id(db: sqlite3.Connection, source_id: str, detail: str, previous: tu
     return int(cur.lastrowid or 0)
 
 
+def packed(text: str) -> bytes:
+    """A text version as history stores it."""
+    return zlib.compress(text.encode("utf-8"))
+
+
 def _detail(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
@@ -135,7 +140,7 @@ class Prior:
 class Version:
     source_id: str
     text_hash: str
-    main_text: str | None  # None: a version history already holds (only its last sighting moves)
+    main_text: bytes | None  # zlib-compressed; None: a version history already holds (its last sighting moves)
     seen: str
 
 
@@ -210,12 +215,14 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------
 
+    # CROSS JOIN keeps SQLite from scanning `outcomes` (all of history) to find the latest rows.
     _ROW = ("o.checked, o.snapshot, o.status, o.link, o.http_status, o.failures, o.first_failed, "
             "o.text_hash, o.problems, d.data")
 
     def prior(self, source_id: str, window: int) -> Prior:
-        row = self.db.execute(f"SELECT {self._ROW}, d.id FROM latest l JOIN outcomes o USING (source_id, run_id) "
-                              "JOIN details d ON d.id = o.detail_id WHERE l.source_id = ?", (source_id,)).fetchone()
+        row = self.db.execute(f"SELECT {self._ROW}, d.id FROM latest l CROSS JOIN outcomes o "
+                              "USING (source_id, run_id) JOIN details d ON d.id = o.detail_id "
+                              "WHERE l.source_id = ?", (source_id,)).fetchone()
         recent = tuple(h for (h,) in self.db.execute(
             "SELECT text_hash FROM versions WHERE source_id = ? ORDER BY last_seen DESC LIMIT ?", (source_id, window)))
         if row is None:
@@ -249,12 +256,12 @@ class Store:
 
     def latest_results(self) -> list[dict[str, Any]]:
         return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
-            f"SELECT {self._ROW} FROM latest l JOIN outcomes o USING (source_id, run_id) "
+            f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
 
     def latest_statuses(self) -> dict[str, str]:
         """Each source's newest status, without reading any detail."""
-        return dict(self.db.execute("SELECT o.source_id, o.status FROM latest l JOIN outcomes o "
+        return dict(self.db.execute("SELECT o.source_id, o.status FROM latest l CROSS JOIN outcomes o "
                                     "USING (source_id, run_id)").fetchall())
 
     def capture(self, url: str) -> Capture | None:
@@ -308,7 +315,7 @@ class Store:
                 db.execute("INSERT INTO versions (source_id, text_hash, first_seen, last_seen, main_text) "
                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, text_hash) DO UPDATE SET "
                            "last_seen = excluded.last_seen",
-                           (v.source_id, v.text_hash, v.seen, v.seen, zlib.compress(v.main_text.encode("utf-8"))))
+                           (v.source_id, v.text_hash, v.seen, v.seen, v.main_text))
         if (s := rec.snapshot) is not None:
             db.execute("INSERT OR IGNORE INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (s.path, s.source_id, s.url, s.payload_digest, s.text_hash,

@@ -1,0 +1,171 @@
+"""Compact typed history: one row per source per pass, the detail only when it changed, old
+results pruned after each pass, reports/ bounded, and reads that do not scan history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import Server, by_id, check_json, page, send, write_config
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkcheck.reporters.files import prune_reports
+from linkcheck.store import MIGRATIONS, Store, join_result, split_result
+
+QUOTE = "Allies agree and conditions are met."
+
+
+def _site(server: Server, words: list[str]) -> None:
+    server.routes["/a"] = lambda h: send(h, 200, page(f"<main><p>{QUOTE}</p><p>{words[0]}</p></main>"))
+    server.routes["/b"] = lambda h: send(h, 200, page("<main><p>A second source.</p></main>"))
+
+
+def _count(db_path: Path, sql: str) -> int:
+    db = sqlite3.connect(db_path)
+    try:
+        return int(db.execute(sql).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_unchanged_passes_add_one_typed_row_per_source_and_no_detail(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    words = ["First version of the text."]
+    _site(server, words)
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]},
+                                     {"id": "b", "url": server.url("/b")}])
+    db = tmp_path / "linkcheck.db"
+    details = []
+    for _ in range(4):
+        code, report = check_json(config, capsys)
+        assert code == 0
+        details.append(_count(db, "SELECT count(*) FROM details"))
+    assert _count(db, "SELECT count(*) FROM outcomes") == 8
+    assert details == [2, 4, 4, 4]  # "new" on the first pass, then "unchanged": stored once, shared since
+    store = Store.open(db)
+    try:
+        stored = store.history("a")
+    finally:
+        store.close()
+    assert len(stored) == 4
+    assert {k: v for k, v in stored[0].items() if k != "checked"} == by_id(report)["a"]
+    words[0] = "A second, rewritten version of the text of this page."
+    code, report = check_json(config, capsys)
+    assert by_id(report)["a"]["drift"]["state"] == "changed"
+    assert _count(db, "SELECT count(*) FROM details") == 5
+    assert _count(db, "SELECT count(*) FROM versions WHERE source_id = 'a'") == 2
+
+
+def test_old_results_are_pruned_after_a_pass_but_every_text_version_stays(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    words = ["First version of the text."]
+    _site(server, words)
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}],
+                          history={"keep": "30d", "reports_keep": 1})
+    db = tmp_path / "linkcheck.db"
+    check_json(config, capsys)
+    words[0] = "Another text altogether, with other words in it."
+    check_json(config, capsys)
+    conn = sqlite3.connect(db)
+    with conn:  # make both passes look two months old
+        conn.execute("UPDATE outcomes SET checked = '2020-01-01T00:00:00Z'")
+        conn.execute("UPDATE runs SET started = '2020-01-01T00:00:00Z', finished = '2020-01-01T00:00:00Z'")
+    conn.close()
+    code, _ = check_json(config, capsys)
+    assert code == 0
+    assert _count(db, "SELECT count(*) FROM outcomes") == 1  # only this pass's result is left
+    assert _count(db, "SELECT count(*) FROM details") == 1
+    assert _count(db, "SELECT count(*) FROM versions") == 2  # both texts kept
+    assert _count(db, "SELECT count(*) FROM runs") == 1
+    reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert len(reports) == 4 and "latest.json" in reports and "latest.md" in reports
+
+
+def test_prune_reports_keeps_the_newest_and_latest(tmp_path: Path) -> None:
+    stamps = [f"2026-11-0{d}T080000Z" for d in range(1, 6)]
+    for s in stamps:
+        for name in (f"{s}.md", f"{s}.json", f"digest-{s}.html"):
+            (tmp_path / name).write_text("x")
+    for name in ("latest.md", "latest.json", "digest-latest.html", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    removed = prune_reports(tmp_path, 2)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(removed) == 9
+    assert left == sorted(["latest.md", "latest.json", "digest-latest.html", "notes.txt",
+                           *(f"{s}.{e}" for s in stamps[-2:] for e in ("md", "json")),
+                           *(f"digest-{s}.html" for s in stamps[-2:])])
+
+
+def test_results_of_the_first_schema_are_migrated(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    db.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL "
+               "DEFAULT '')")
+    MIGRATIONS[0][1](db)
+    db.execute("INSERT INTO migrations (id, name) VALUES (1, 'initial')")
+    results = []
+    for run, status in enumerate(["ok", "ok", "broken"], 1):
+        r = {"id": "a", "url": "https://example.org/a", "status": status, "link": "alive", "http_status": 200,
+             "quotes": [], "drift": {"state": "unchanged", "similarity": 1.0}, "problems": [],
+             "archive": {"wayback": {"state": "skipped"}, "snapshot": f"snapshots/a/{run}.warc.gz"},
+             "message": "", "failures": 0, "first_failed": None, "text_hash": "h"}
+        if status == "broken":
+            r |= {"problems": ["quote-missing"], "message": "The quoted passage is not on the page."}
+        results.append(r)
+        db.execute("INSERT INTO runs (started, finished, total, ok, warning, broken) VALUES (?, ?, 1, 1, 0, 0)",
+                   (f"2026-01-0{run}T00:00:00Z", f"2026-01-0{run}T00:00:01Z"))
+        db.execute("INSERT INTO results VALUES (?, 'a', ?, ?, ?, 'alive', 0, 'h', ?, ?)",
+                   (run, "https://example.org/a", f"2026-01-0{run}T00:00:01Z", status,
+                    r["archive"]["snapshot"], json.dumps(r)))
+    db.close()
+    store = Store.open(tmp_path / "h.db")
+    try:
+        history = store.history("a")
+        assert [{k: v for k, v in h.items() if k != "checked"} for h in history] == results[::-1]
+        assert store.latest_statuses() == {"a": "broken"}
+        assert store.db.execute("SELECT count(*) FROM details").fetchone()[0] == 2
+        tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "results" not in tables
+    finally:
+        store.close()
+
+
+def test_status_and_report_reads_use_indexes(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "h.db")
+    executed: list[str] = []
+    try:
+        store.db.set_trace_callback(executed.append)
+        store.latest_statuses()
+        store.last_run()
+        store.latest_results()
+        store.prior("a", 5)
+        store.db.set_trace_callback(None)
+        plans = {sql: " | ".join(r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {sql}",
+                                                                  ("a", 5)[:sql.count("?")]))
+                 for sql in executed}
+        since = " | ".join(r[3] for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM outcomes WHERE checked >= ?", ("2026-01-01",)))
+    finally:
+        store.close()
+    assert len(plans) == 5
+    for sql, plan in plans.items():
+        assert "SCAN o" not in plan and "SCAN outcomes" not in plan and "SCAN runs" not in plan, (sql, plan)
+    assert "outcomes_by_checked" in since, since
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@given(status=st.sampled_from(["ok", "warning", "broken"]), problems=st.lists(st.sampled_from(
+    ["dead", "quote-missing", "content-changed"]), unique=True), failures=st.integers(0, 9),
+       message=_text, snapshot=st.none() | _text, first=st.none() | _text)
+def test_split_and_join_give_back_the_report_entry(status: str, problems: list[str], failures: int, message: str,
+                                                   snapshot: str | None, first: str | None) -> None:
+    entry = {"id": "a", "url": "https://example.org/", "status": status, "link": "alive", "http_status": 200,
+             "problems": problems, "failures": failures, "first_failed": first, "text_hash": None,
+             "message": message, "archive": {"wayback": {"state": "skipped"}, "snapshot": snapshot}}
+    typed, detail, snap = split_result(entry)
+    joined = join_result(("2026-01-01T00:00:00Z", snap, *typed), detail)
+    assert joined == entry | {"checked": "2026-01-01T00:00:00Z"}

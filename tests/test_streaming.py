@@ -1,0 +1,163 @@
+"""The streaming pass: one unit of work per source, results in history as they are judged,
+memory that does not grow with the number of sources, the process pool."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sqlite3
+import threading
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from conftest import Server, page, send, write_config
+
+from linkcheck import pipeline
+from linkcheck.analyse import CpuPool
+from linkcheck.archive.runner import Job
+from linkcheck.config import load_config
+from linkcheck.fetch import Fetcher, open_client
+from linkcheck.models import Capture, CaptureState, LinkState, MatchKind, Status
+from linkcheck.pipeline import Deps, check_one, check_pass
+from linkcheck.store import Store
+
+QUOTE = "We will be in a position to extend an invitation to Ukraine to join the Alliance."
+
+
+def _pages(server: Server, n: int, kb: int = 2) -> list[dict[str, object]]:
+    filler = "<p>" + "Filler words of a long article page, repeated. " * 20 + "</p>"
+    body = page(f"<main><p>{QUOTE}</p>{filler * (kb * 1024 // len(filler) + 1)}</main>").encode()
+    server.routes["/p"] = lambda h: send(h, 200, body)
+    return [{"id": f"s{i}", "url": server.url(f"/p?{i}"), "quotes": [QUOTE]} for i in range(n)]
+
+
+def test_check_one_runs_on_its_own_with_its_inputs_passed_in(server: Server, tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, _pages(server, 1)))
+    src = config.sources[0]
+    jobs: list[Job] = []
+
+    async def archive(job: Job) -> Capture:
+        jobs.append(job)
+        return Capture(CaptureState.SKIPPED, None, None, "not archived in this test")
+
+    async def run() -> None:
+        store = Store.open(config.db_path)
+        cpu = CpuPool(0)
+        try:
+            async with open_client(config.fetch) as client:
+                deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
+                outcome, record = await check_one(src, store.prior(src.id, 5), deps, archive)
+        finally:
+            cpu.close()
+        assert outcome.status is Status.OK and outcome.quotes[0].match is MatchKind.EXACT
+        assert jobs == [Job(src.url, LinkState.ALIVE, False)]
+        assert record.result["id"] == src.id and record.version is not None and record.version.main_text
+        # Nothing is written by the unit itself: the caller stores the record.
+        assert store.db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 0
+        store.close()
+
+    asyncio.run(run())
+
+
+def test_outcomes_reach_history_while_the_pass_runs_and_the_pass_completes_last(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "BATCH", 2)
+    release = threading.Event()
+    sources = _pages(server, 6)
+
+    def hang(h: object) -> None:
+        release.wait(30)
+        send(h, 200, page(f"<p>{QUOTE}</p>"))  # type: ignore[arg-type]
+
+    server.routes["/slow"] = hang
+    sources.append({"id": "slow", "url": server.url("/slow"), "quotes": [QUOTE]})
+    config = load_config(write_config(tmp_path, sources))
+    db_path = config.db_path
+
+    def rows() -> tuple[int, int]:
+        db = sqlite3.connect(db_path, timeout=10)
+        try:
+            n = db.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+            partial = db.execute("SELECT partial FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+            return n, partial
+        finally:
+            db.close()
+
+    async def run() -> tuple[int, int]:
+        store = Store.open(db_path)
+        try:
+            async with open_client(config.fetch) as client:
+                task = asyncio.create_task(check_pass(config, config.sources, client, store, archive=False))
+                while "/slow" not in server.requests or rows()[0] < 6:
+                    await asyncio.sleep(0.01)  # polling the database, not timing anything
+                during = rows()
+                release.set()
+                run = await task
+        finally:
+            store.close()
+        assert run.count(Status.OK) == 7
+        return during
+
+    during = asyncio.run(run())
+    assert during == (6, 1)  # six judged sources stored, the pass still partial
+    assert rows() == (7, 0)
+
+
+def _retained_peak(server: Server, folder: Path, n: int) -> int:
+    config = load_config(write_config(folder, _pages(server, n, kb=100), fetch={"concurrency": 4}))
+
+    async def run() -> int:
+        store = Store.open(config.db_path)
+        try:
+            async with open_client(config.fetch) as client:
+                gc.collect()
+                tracemalloc.start()
+                try:
+                    result = await check_pass(config, config.sources, client, store, archive=False)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+        finally:
+            store.close()
+        assert result.count(Status.OK) == n
+        return peak
+
+    return asyncio.run(run())
+
+
+def test_pass_memory_does_not_grow_with_the_page_bodies_of_all_sources(server: Server, tmp_path: Path) -> None:
+    """100 KB pages: holding every body (as `asyncio.gather` over all sources did) costs >200 KB a
+    source (body, wire bytes, texts); the pass may keep only each source's small outcome."""
+    small, large = 15, 60
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    peak_small = _retained_peak(server, tmp_path / "a", small)
+    peak_large = _retained_peak(server, tmp_path / "b", large)
+    per_source = (peak_large - peak_small) / (large - small)
+    assert per_source < 20_000, f"{per_source:,.0f} bytes more per source"
+
+
+def test_the_process_pool_gives_the_same_verdicts(server: Server, tmp_path: Path) -> None:
+    sources = _pages(server, 3)
+    server.routes["/gone"] = lambda h: send(h, 200, page("<h1>Page not found</h1>", title="Not found"))
+    sources.append({"id": "gone", "url": server.url("/gone"), "quotes": [QUOTE]})
+    results = []
+    for workers in (1, 2):
+        folder = tmp_path / str(workers)
+        folder.mkdir()
+        config = load_config(write_config(folder, sources, fetch={"workers": workers}))
+
+        async def run(config: pipeline.Config = config) -> list[tuple[str, str, str, str | None]]:
+            store = Store.open(config.db_path)
+            try:
+                async with open_client(config.fetch) as client:
+                    done = await check_pass(config, config.sources, client, store, archive=False)
+            finally:
+                store.close()
+            return [(o.source.id, o.link.value, ",".join(q.match.value for q in o.quotes), o.text_hash)
+                    for o in done.outcomes]
+
+        results.append(asyncio.run(run()))
+    assert results[0] == results[1]
+    assert results[0][-1][1] == "soft-404" and results[0][0][2] == "exact"
