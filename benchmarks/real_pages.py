@@ -1,0 +1,231 @@
+"""Real article pages, cycled to N sources, side by side in one run.
+
+    python benchmarks/real_pages.py [ARTICLES_DIR] [-n 2000] [--urlwatch PYTHON]
+
+ARTICLES_DIR (default ../shared/external/articles beside the repository) holds `html/*.html.gz`
+and `ground-truth.json`. A loopback aiohttp server in its own process answers every page after
+20 ms (ETag / Last-Modified honoured, as real servers do). Each contender runs as its own process
+tree, timed from outside (interpreter start included), peak RSS summed over the tree:
+
+- bare aiohttp GET loop (64 in flight): the fetch floor;
+- aiohttp GET + lxml.html parse + text_content(): the parse floor;
+- urlwatch (optional: `--urlwatch` names a Python that has it installed), 64 threads, one `url`
+  job per page; first and second run;
+- linkcheck first pass, then a steady pass (same pages), each with its history growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INFLIGHT = 64
+
+
+def _pages(articles: Path) -> list[tuple[bytes, str]]:
+    """(HTML, first sentence of the article body) per page; pages without a body are left out."""
+    truth = json.loads((articles / "ground-truth.json").read_text())
+    out = []
+    for path in sorted((articles / "html").glob("*.html.gz")):
+        body = truth.get(path.name.split(".")[0], {}).get("articleBody") or ""
+        sentence = body.split("\n")[0].split(". ")[0].strip()
+        if len(sentence) > 40:
+            out.append((gzip.decompress(path.read_bytes()), sentence[:200]))
+    return out
+
+
+def serve(articles: Path, port: int, delay: float) -> None:
+    from aiohttp import web
+
+    pages = [html for html, _ in _pages(articles)]
+    tags = [f'"{hashlib.sha1(p).hexdigest()[:16]}"' for p in pages]
+    modified = "Mon, 02 Nov 2026 08:00:00 GMT"
+
+    async def handle(request: web.Request) -> web.Response:
+        await asyncio.sleep(delay)
+        i = int(request.match_info["n"]) % len(pages)
+        if request.headers.get("If-None-Match") == tags[i]:
+            return web.Response(status=304, headers={"ETag": tags[i]})
+        return web.Response(body=pages[i], content_type="text/html",
+                            headers={"ETag": tags[i], "Last-Modified": modified})
+
+    app = web.Application()
+    app.router.add_get("/p/{n}", handle)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
+
+
+async def _get_loop(n: int, port: int, parse: bool) -> None:
+    import aiohttp
+    import lxml.html
+
+    sem = asyncio.Semaphore(INFLIGHT)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=INFLIGHT)) as session:
+        async def one(i: int) -> None:
+            async with sem, session.get(f"http://127.0.0.1:{port}/p/{i}") as r:
+                body = await r.read()
+            if parse:
+                lxml.html.document_fromstring(body).text_content()
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+
+
+class Tree:
+    """Peak RSS of a process and all its descendants, sampled every 50 ms from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            children.setdefault(int(fields["PPid"]), []).append(int(entry))
+            rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+        total, todo = 0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo += children.get(pid, [])
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._rss())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, int]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    tree = Tree(proc.pid)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    peak = tree.stop()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, peak
+
+
+def _linkcheck_config(folder: Path, pages: list[tuple[bytes, str]], n: int, port: int) -> Path:
+    lines = ["[fetch]", "allow_private = true", f"concurrency = {INFLIGHT}", f"per_host = {INFLIGHT}",
+             "retries = 0", "recheck_pause = -1", "[archive]", "wayback = false", "[history]",
+             "reports_keep = 2"]
+    for i in range(n):
+        quote = json.dumps(pages[i % len(pages)][1], ensure_ascii=False)
+        lines += ["[[source]]", f'id = "s{i}"', f'url = "http://127.0.0.1:{port}/p/{i}"', f"quotes = [{quote}]"]
+    path = folder / "sources.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+_URLWATCH = """
+import sys
+import urlwatch.worker
+urlwatch.worker.MAX_WORKERS = 64
+from urlwatch.cli import main
+sys.argv = ["urlwatch", *sys.argv[1:]]
+main()
+"""
+
+
+def _urlwatch(python: str, folder: Path, n: int, port: int) -> list[tuple[str, float, int]]:
+    urls = folder / "urls.yaml"
+    urls.write_text("".join(f"---\nurl: http://127.0.0.1:{port}/p/{i}\n" for i in range(n)).lstrip("-\n"))
+    config = folder / "urlwatch.yaml"
+    config.write_text("report:\n  stdout:\n    enabled: false\n  text:\n    details: false\n")
+    runner = folder / "run_urlwatch.py"
+    runner.write_text(_URLWATCH)
+    cmd = [python, str(runner), "--urls", str(urls), "--config", str(config), "--cache", str(folder / "cache.db"),
+           "--hooks", str(folder / "hooks.py")]
+    return [("urlwatch first run (64 threads)", *timed(cmd)), ("urlwatch second run", *timed(cmd))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("articles", nargs="?", type=Path, default=ROOT.parent / "shared" / "external" / "articles")
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--delay", type=float, default=0.02)
+    parser.add_argument("--urlwatch", metavar="PYTHON", help="a Python with urlwatch installed")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--contender", choices=("bare", "parse"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.articles, args.serve, args.delay)
+    if args.contender:
+        return asyncio.run(_get_loop(args.n, int(os.environ["PORT"]), args.contender == "parse"))
+    pages = _pages(args.articles)
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen([sys.executable, __file__, str(args.articles), "--serve", str(port),
+                               "--delay", str(args.delay)])
+    try:
+        _wait_port(port)
+        os.environ["PORT"] = str(port)
+        me = [sys.executable, __file__, "-n", str(args.n), "--contender"]
+        rows = [("bare aiohttp GET loop", *timed([*me, "bare"])),
+                ("aiohttp GET + lxml parse + text_content()", *timed([*me, "parse"]))]
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            if args.urlwatch:
+                rows += _urlwatch(args.urlwatch, folder, args.n, port)
+            config = _linkcheck_config(folder, pages, args.n, port)
+            check = [sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"]
+            growth = []
+            for label in ("linkcheck first pass", "linkcheck steady pass"):
+                before = _db_size(folder)
+                rows.append((label, *timed(check, cwd=ROOT)))
+                growth.append((label, _db_size(folder) - before))
+    finally:
+        server.terminate()
+        server.wait()
+    floor = rows[1][1]
+    print(f"{args.n} sources over {len(pages)} real pages, {args.delay * 1000:g} ms latency, "
+          f"{INFLIGHT} in flight, {os.cpu_count()} CPUs")
+    print(f"{'contender':<44} {'wall':>8} {'× parse floor':>14} {'peak RSS':>10}")
+    for label, wall, peak in rows:
+        print(f"{label:<44} {wall:>7.2f}s {wall / floor:>13.2f}× {peak / 2**20:>8.0f} MB")
+    for label, grown in growth:
+        print(f"history growth, {label}: {grown / 1024:,.0f} KB ({grown / args.n:,.0f} B/source)")
+
+
+def _db_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("linkcheck.db*"))
+
+
+def _wait_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit("the page server did not start")
+
+
+if __name__ == "__main__":
+    main()
