@@ -33,6 +33,7 @@ class Analysis:
     encoding: str = ""
     author: str = ""
     published: str = ""
+    not_modified: bool = False  # the server answered 304: the last pass's findings, reused
 
 
 def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,

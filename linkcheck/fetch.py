@@ -14,7 +14,7 @@ import email.utils
 import socket
 import ssl
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -119,13 +119,16 @@ class Fetcher:
         self._all = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    async def fetch(self, url: str, accept: str | None = None) -> FetchResult:
-        """GET `url` with retries; never raises for network trouble."""
+    async def fetch(self, url: str, accept: str | None = None,
+                    conditional: Mapping[str, str] | None = None) -> FetchResult:
+        """GET `url` with retries; never raises for network trouble. `conditional` headers
+        (If-None-Match, If-Modified-Since) go with the first hop only; a 304 answer to them is a
+        result with status 304 and no body."""
         attempt = 0
         while True:
             try:
                 async with asyncio.timeout(self.settings.timeout):
-                    outcome = await self._follow(url, accept)
+                    outcome = await self._follow(url, accept, conditional or {})
             except TimeoutError:
                 outcome = _Attempt(_failure(url, LinkState.UNREACHABLE, ("timeout",),
                                             f"no complete answer within {self.settings.timeout:g}s"),
@@ -145,7 +148,7 @@ class Fetcher:
         async with self._all, sem:
             yield
 
-    async def _follow(self, url: str, accept: str | None) -> _Attempt:
+    async def _follow(self, url: str, accept: str | None, conditional: Mapping[str, str]) -> _Attempt:
         hops: list[Hop] = []
         current = url
         seen = {url}
@@ -157,7 +160,9 @@ class Fetcher:
                                          final_url=current, hops=hops))
             try:
                 async with self._slot(current):
-                    request = self.client.build_request("GET", current, headers=headers)
+                    first = not hops
+                    request = self.client.build_request("GET", current,
+                                                        headers=headers | dict(conditional) if first else headers)
                     response = await self.client.send(request, stream=True)
                     try:
                         location = response.headers.get("location")
@@ -165,6 +170,10 @@ class Fetcher:
                             hops.append(Hop(current, response.status_code))
                             current = urljoin(current, location.strip())
                         else:
+                            if first and conditional and response.status_code == 304:
+                                return _Attempt(FetchResult(url=url, final_url=url, status_code=304,
+                                                            headers=tuple(response.headers.multi_items()),
+                                                            fetched_at=_now()))
                             return await self._read(url, current, response, hops)
                     finally:
                         await response.aclose()

@@ -201,6 +201,7 @@ class SourceOutcome:
     encoding: str = ""  # the codec the page was decoded with
     author: str = ""  # for tweets: who posted it
     published: str = ""  # for tweets: when, as oEmbed shows it
+    not_modified: bool = False  # a conditional request was answered 304: the last findings were reused
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ the history file, the reports under reports/) and is what the CLI and the daemon
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -42,7 +45,7 @@ from .models import (
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
 from .reporters.jsonfmt import outcome_dict
-from .store import Prior, Record, RunEnd, SnapshotRow, Store, Version, packed
+from .store import Prior, Record, RunEnd, SnapshotRow, Store, Validator, Version, packed
 from .verdict import Verdict
 
 Progress = Callable[[int, int], None]
@@ -83,20 +86,47 @@ class Assessed:
     previous: tuple[int, str] | None  # the prior result's stored detail
     version: Version | None
     snapshot_row: SnapshotRow | None
+    validator: Validator | None
 
     @property
     def job(self) -> Job:
         return Job(tweet_url(self.source.url) or self.source.url, self.link, self.drift.state is DriftState.CHANGED)
 
 
-async def _read(source: Source, deps: Deps, recent: Sequence[str]) -> tuple[FetchResult, Analysis]:
+def _quotes_key(source: Source, config: Config) -> str:
+    """What the last findings depend on besides the page: a 304 reuses them only if this is equal."""
+    what = [config.policy.min_quote_score, *((q.text, q.prefix, q.suffix, q.locator) for q in source.quotes)]
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
+
+
+def _conditional(source: Source, prior: Prior, key: str) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from the last good fetch, when its findings can be reused:
+    the page was alive at this very URL and every quote was found."""
+    val, last = prior.validator, prior.last
+    if val is None or last is None or val.url != source.url or val.quotes != key or last["link"] != "alive" \
+            or any(q["match"] not in ("exact", "normalized") for q in last["quotes"]):
+        return {}
+    return {k: v for k, v in (("If-None-Match", val.etag), ("If-Modified-Since", val.last_modified)) if v}
+
+
+def _reused(last: dict[str, Any]) -> Analysis:
+    quotes = tuple(QuoteMatch(q["text"], MatchKind(q["match"]), q["score"], q["found_text"], q.get("lost", False))
+                   for q in last["quotes"])
+    return Analysis(Verdict(LinkState.ALIVE, (), ""), quotes, last["text_hash"], None, last.get("encoding") or "",
+                    not_modified=True)
+
+
+async def _read(source: Source, deps: Deps, prior: Prior) -> tuple[FetchResult, Analysis]:
     config = deps.config
     canonical = tweet_url(source.url)
     if canonical:
         fetch, page = await read_tweet(deps.fetcher, config.twitter, source.url, canonical)
     else:
-        fetch, page = await deps.fetcher.fetch(source.url), None
-    analysis = await deps.cpu.analyse(fetch, page, source.quotes, config.policy.min_quote_score, recent)
+        ask = _conditional(source, prior, _quotes_key(source, config))
+        fetch, page = await deps.fetcher.fetch(source.url, conditional=ask), None
+        if ask and fetch.status_code == 304 and prior.last is not None:
+            return fetch, _reused(prior.last)
+    analysis = await deps.cpu.analyse(fetch, page, source.quotes, config.policy.min_quote_score, prior.recent)
     return fetch, analysis
 
 
@@ -130,7 +160,7 @@ def _confirm(link: LinkState, prior: Prior, now: datetime, config: Config) -> tu
 async def assess(source: Source, prior: Prior, deps: Deps, *, last_try: bool = True) -> Assessed | None:
     """Fetch and judge one source: the one place a source's own work runs. None (only when not
     `last_try`) when the source is worth another look later in the pass."""
-    fetch, analysis = await _read(source, deps, prior.recent)
+    fetch, analysis = await _read(source, deps, prior)
     if not last_try and _second_try(analysis.verdict):
         return None
     return _judge(source, fetch, analysis, prior, deps, now_utc())
@@ -153,7 +183,9 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
         drift = compare(analysis.new_main, prior.recent, previous, quotes, (prior.last or {}).get("quotes", []))
         version = Version(src.id, digest_hash, packed(analysis.new_main), stamp(now))
     snapshot = row = None
-    if fetch.error is None and fetch.raw and not tweet_url(src.url):
+    if analysis.not_modified and prior.last is not None:
+        snapshot = prior.last["archive"]["snapshot"]
+    elif fetch.error is None and fetch.raw and not tweet_url(src.url):
         meta = {"source": src.id, "url": src.url, "text_hash": digest_hash,
                 "encoding": analysis.encoding or None, "link": link.value,
                 "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in quotes]}
@@ -172,9 +204,14 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
     problems += quote_problems(quotes)
     if drift.state is DriftState.CHANGED:
         problems.append("content-changed")
+    validator = None
+    if link is LinkState.ALIVE and not analysis.not_modified and not fetch.hops and \
+            (fetch.header("etag") or fetch.header("last-modified")):
+        validator = Validator(src.url, fetch.header("etag") or None, fetch.header("last-modified") or None,
+                              _quotes_key(src, config))
     return Assessed(src, fetch.final_url, fetch.status_code, analysis.verdict, link, quotes, drift, snapshot,
                     tuple(problems), failures, first_failed, confirmed, replace(analysis, new_main=None),
-                    stamp(now), prior.detail, version, row)
+                    stamp(now), prior.detail, version, row, validator)
 
 
 def finish(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> SourceOutcome:
@@ -187,7 +224,7 @@ def finish(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> SourceOutc
         message=message_for(a.verdict.message, a.link, a.quotes, a.drift, a.confirmed),
         text_hash=a.analysis.text_hash if a.link not in UNREADABLE else None, failures=a.failures,
         first_failed=a.first_failed, encoding=a.analysis.encoding, author=a.analysis.author,
-        published=a.analysis.published)
+        published=a.analysis.published, not_modified=a.analysis.not_modified)
 
 
 async def check_one(source: Source, prior: Prior, deps: Deps,
@@ -202,7 +239,7 @@ async def check_one(source: Source, prior: Prior, deps: Deps,
 def _recorded(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> tuple[SourceOutcome, Record]:
     outcome = finish(a, capture, fail_on)
     return outcome, Record(outcome_dict(outcome), a.checked, a.previous, a.version, a.snapshot_row,
-                           (a.job.url, capture))
+                           (a.job.url, capture), a.validator)
 
 
 class _Pass:

@@ -119,10 +119,30 @@ def _detail(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
 
+def _m3_validators(db: sqlite3.Connection) -> None:
+    """The ETag / Last-Modified of each source's last good fetch, for conditional requests."""
+    _script(db, """
+        CREATE TABLE validators (
+            source_id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, quotes TEXT NOT NULL
+        ) WITHOUT ROWID;
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("initial", _m1_initial),
     ("compact_history", _m2_compact_history),
+    ("validators", _m3_validators),
 ]
+
+
+@dataclass(frozen=True)
+class Validator:
+    """What makes a request conditional: valid for this URL and these quotes (`quotes`, a key of them)."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    quotes: str
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,7 @@ class Prior:
     failures: int  # consecutive failed passes before this one
     first_failed: str | None
     detail: tuple[int, str] | None = None  # the last result's stored detail (id, JSON)
+    validator: Validator | None = None  # of the last good fetch
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,7 @@ class Record:
     version: Version | None = None
     snapshot: SnapshotRow | None = None
     capture: tuple[str, Capture] | None = None  # the archived URL and its capture
+    validator: Validator | None = None  # to remember; None leaves the stored one (if any) alone
 
 
 @dataclass(frozen=True)
@@ -229,7 +251,10 @@ class Store:
             return Prior(None, recent, 0, None)
         detail = _detail(row[9])
         last = join_result(row[:9], detail)
-        return Prior(last, recent, row[5] if row[5] else 0, row[6], (row[10], detail))
+        found = self.db.execute("SELECT url, etag, last_modified, quotes FROM validators WHERE source_id = ?",
+                                (source_id,)).fetchone()
+        return Prior(last, recent, row[5] if row[5] else 0, row[6], (row[10], detail),
+                     Validator(*found) if found else None)
 
     def text(self, source_id: str, text_hash: str) -> str | None:
         """A stored main-text version."""
@@ -320,6 +345,9 @@ class Store:
             db.execute("INSERT OR IGNORE INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (s.path, s.source_id, s.url, s.payload_digest, s.text_hash,
                                                      s.written))
+        if (val := rec.validator) is not None:
+            db.execute("INSERT OR REPLACE INTO validators VALUES (?, ?, ?, ?, ?)",
+                       (source_id, val.url, val.etag, val.last_modified, val.quotes))
         if rec.capture is not None:
             url, capture = rec.capture
             db.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Server, by_id, check_json, page, send, write_config
@@ -169,3 +170,33 @@ def test_split_and_join_give_back_the_report_entry(status: str, problems: list[s
     typed, detail, snap = split_result(entry)
     joined = join_result(("2026-01-01T00:00:00Z", snap, *typed), detail)
     assert joined == entry | {"checked": "2026-01-01T00:00:00Z"}
+
+
+def test_a_304_reuses_the_last_findings_without_reading_the_page(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    asked: list[str | None] = []
+
+    def etagged(h: Any) -> None:
+        asked.append(h.headers.get("If-None-Match"))
+        if h.headers.get("If-None-Match") == '"v1"':
+            h.send_response(304)
+            h.send_header("ETag", '"v1"')
+            h.end_headers()
+        else:
+            send(h, 200, page(f"<main><p>{QUOTE}</p></main>"), headers={"ETag": '"v1"'})
+
+    server.routes["/a"] = etagged
+    sources = [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}]
+    config = write_config(tmp_path, sources)
+    _, first = check_json(config, capsys)
+    code, second = check_json(config, capsys)
+    assert asked == [None, '"v1"']
+    assert code == 0 and second["summary"]["not_modified"] == 1 and first["summary"]["not_modified"] == 0
+    a1, a2 = by_id(first)["a"], by_id(second)["a"]
+    assert a2["quotes"][0]["match"] == "exact" and a2["archive"]["snapshot"] == a1["archive"]["snapshot"]
+    assert a2["text_hash"] == a1["text_hash"] and a2["drift"]["state"] == "unchanged"
+    # Another quote: the last findings do not cover it, so the page is read again.
+    config = write_config(tmp_path, [sources[0] | {"quotes": [QUOTE, "Allies agree"]}])
+    _, third = check_json(config, capsys)
+    assert asked[-1] is None and third["summary"]["not_modified"] == 0
+    assert [q["match"] for q in by_id(third)["a"]["quotes"]] == ["exact", "exact"]

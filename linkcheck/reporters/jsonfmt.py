@@ -38,7 +38,8 @@ def run_dict(run: CheckRun) -> dict[str, Any]:
     return {
         "schema": SCHEMA, "started": run.started, "finished": run.finished,
         "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
-                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN)},
+                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN),
+                    "not_modified": sum(1 for o in run.outcomes if o.not_modified)},
         "sources": [outcome_dict(o) for o in run.outcomes],
     }
 
