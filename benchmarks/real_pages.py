@@ -11,7 +11,8 @@ tree, timed from outside (interpreter start included), peak RSS summed over the 
 - aiohttp GET + lxml.html parse + text_content(): the parse floor;
 - urlwatch (optional: `--urlwatch` names a Python that has it installed), 64 threads, one `url`
   job per page; first and second run;
-- linkcheck first pass, then a steady pass (same pages), each with its history growth.
+- linkcheck first pass, second pass (drift goes from "new" to "unchanged": each source's detail
+  is stored once more), then a steady pass (nothing changed), each with its history growth.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def main() -> None:
             config = _linkcheck_config(folder, pages, args.n, port)
             check = [sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"]
             growth = []
-            for label in ("linkcheck first pass", "linkcheck steady pass"):
+            for label in ("linkcheck first pass", "linkcheck second pass", "linkcheck steady pass"):
                 before = _db_size(folder)
                 rows.append((label, *timed(check, cwd=ROOT)))
                 growth.append((label, _db_size(folder) - before))

@@ -71,7 +71,7 @@ def _item(r: dict[str, Any], **extra: Any) -> Item:
                 added=tuple(drift.get("added", [])), similarity=drift.get("similarity"), **extra)
 
 
-def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:
+def _streak(history: list[dict[str, str]], pred: Any) -> list[dict[str, str]]:
     """The newest results for which `pred` holds, newest first, up to the first that does not."""
     out = []
     for r in history:
@@ -89,22 +89,26 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     for latest in store.latest_results():
         if latest["id"] not in known:
             continue  # removed from the config since
-        history = store.history(latest["id"])
-        recent = [r for r in history if r["checked"] >= digest.since]
         digest.current.append(_item(latest))
+        bad = latest["status"] == "broken" or latest["link"] in UNVERIFIABLE_LINKS
+        # Typed rows only (no detail read): the whole streak when the source is in trouble now,
+        # else the period's rows, enough to see a recovery.
+        timeline = store.timeline(latest["id"], "" if bad else digest.since)
+        recent = [r for r in timeline if r["checked"] >= digest.since]
         if latest["status"] == "broken" and latest["checked"] >= digest.since:
-            streak = _streak(history, lambda r: r["status"] == "broken")
+            streak = _streak(timeline, lambda r: r["status"] == "broken")
             digest.broke.append(_item(latest, first_seen=streak[-1]["checked"], last_seen=streak[0]["checked"],
                                       count=len(streak)))
         elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= digest.since:
-            streak = _streak(history, lambda r: r["link"] in UNVERIFIABLE_LINKS)
+            streak = _streak(timeline, lambda r: r["link"] in UNVERIFIABLE_LINKS)
             digest.unverifiable.append(_item(latest, first_seen=streak[-1]["checked"],
                                              last_seen=streak[0]["checked"], count=len(streak)))
         elif any(r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS for r in recent[1:]):
-            bad = next(r for r in recent[1:] if r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
-            digest.recovered.append(_item(latest, first_seen=bad["checked"], last_seen=latest["checked"]))
-        digest.changed.extend(_item(r) for r in recent if r.get("drift", {}).get("state") == "changed")
-        digest.archived.extend(_item(r) for r in recent
+            was = next(r for r in recent[1:] if r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
+            digest.recovered.append(_item(latest, first_seen=was["checked"], last_seen=latest["checked"]))
+        news = store.changes_since(latest["id"], digest.since)  # drift and captures live in the detail
+        digest.changed.extend(_item(r) for r in news if r.get("drift", {}).get("state") == "changed")
+        digest.archived.extend(_item(r) for r in news
                                if r.get("archive", {}).get("wayback", {}).get("state") == "saved")
     digest.broke.sort(key=lambda i: i.first_seen, reverse=True)
     digest.unverifiable.sort(key=lambda i: i.first_seen, reverse=True)
