@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import load_config
+from .config import Config, load_config
 from .errors import ConfigError, LockBusy, UsageError
 from .models import CheckRun, Status
 
@@ -34,6 +34,22 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="the sources file (default: ./sources.toml); state lives beside it")
 
 
+def _article_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--article", nargs="+", metavar="PATH", default=[], help=what)
+
+
+def _narrowed(config: Config, articles: list[str]) -> Config:
+    """The config with only the sources `articles` cite (all of them without --article)."""
+    if not articles:
+        return config
+    from dataclasses import replace
+
+    from .publication import sources_citing
+
+    ids = set(sources_citing(config, articles))
+    return replace(config, sources=tuple(s for s in config.sources if s.id in ids))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="linkcheck", description="Check that cited sources are still there and still "
                      "say what the article quotes; keep archived copies.")
@@ -49,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output on stdout: text (default), json, markdown, junit, github")
     p.add_argument("--no-archive", action="store_true", help="make no Wayback Machine request")
     p.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these source ids")
+    _article_arg(p, "check only the sources these articles cite")
     p.add_argument("--changed-since", metavar="GITREF",
                    help="check only sources whose entries changed in the config since this git ref")
     p.add_argument("--baseline", type=Path, metavar="FILE",
@@ -65,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown",
                    help="markdown (default; pastes into mail or an issue), html (one file), json")
     p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    _article_arg(p, "only the sources these articles cite")
 
     p = sub.add_parser("daemon", help="run checks and digests on the config's schedule",
                        description="Long-running scheduler. SIGTERM/SIGINT: finish or abandon the pass "
@@ -133,6 +151,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     unknown = [i for i in only if i not in {s.id for s in config.sources}]
     if unknown:
         raise UsageError(f"--only: no source with id {', '.join(map(repr, unknown))} in {args.config}")
+    if args.article:
+        narrowed = [s.id for s in _narrowed(config, args.article).sources]
+        only = [i for i in narrowed if not only or i in only]
+        if not only:
+            print("linkcheck: no source is both in --only and cited by --article", file=sys.stderr)
+            return EXIT_OK
     if args.changed_since:
         changed = changed_source_ids(config, args.changed_since)
         if not changed:
@@ -174,7 +198,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .fsutil import atomic_write
     from .store import Store
 
-    config = load_config(args.config)
+    config = _narrowed(load_config(args.config), args.article)
     try:
         since = parse_duration(args.since)
     except ValueError as exc:

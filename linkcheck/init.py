@@ -11,13 +11,13 @@ import re
 import sys
 import tomllib
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from .article import Cited, Parsed, parse_article
 from .config import load_config
 from .errors import UsageError
 from .fsutil import atomic_write
 from .models import MatchKind
+from .publication import base_id
 
 HEADER = """# Sources cited by {article}, written by `linkcheck init`.
 # Review the quotes: a paraphrase or a translation will not be found on the page; replace it by
@@ -31,17 +31,8 @@ def _toml_str(text: str) -> str:
 
 
 def source_id(url: str, taken: set[str]) -> str:
-    """A short, stable, readable id: the site's name and the page's last path segment."""
-    parts = urlsplit(url)
-    labels = [x for x in (parts.hostname or "").split(".") if x not in ("www", "jp", "m", "mobile")]
-    site = labels[-2] if len(labels) >= 2 else (labels[0] if labels else "source")
-    if site in ("co", "go", "ac", "or", "ne", "com", "gov") and len(labels) >= 3:
-        site = labels[-3]
-    segments = [s for s in parts.path.split("/") if s]
-    tail = re.sub(r"\.(s?html?|php|aspx?)$", "", segments[-1] if segments else "")
-    if site in ("twitter", "x") and len(segments) >= 3:
-        tail = f"{segments[0]}-{segments[-1]}"
-    base = re.sub(r"[^a-z0-9]+", "-", f"{site}-{tail}".lower()).strip("-")[:48].strip("-") or "source"
+    """A short, stable, readable id, unique among `taken` (which it joins)."""
+    base = base_id(url)
     sid, n = base, 2
     while sid in taken:
         sid, n = f"{base}-{n}", n + 1
