@@ -92,11 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
                    help="how long a pass in flight may finish after SIGTERM (default 30)")
 
-    p = sub.add_parser("init", help="write sources.toml from an article's numbered notes",
-                       description="Read an article (text, Markdown or HTML) and write one [[source]] per "
-                       "cited URL with the quoted passages attached.")
-    p.add_argument("--from", dest="article", type=Path, required=True, metavar="ARTICLE",
-                   help="the article to read")
+    p = sub.add_parser("init", help="write sources.toml from articles' notes",
+                       description="Read articles (text, Markdown, HTML or wikitext) and write one [[source]] "
+                       "per cited URL with the quoted passages attached and every citing article in cited_in.")
+    p.add_argument("--from", dest="article", nargs="+", required=True, metavar="ARTICLE",
+                   help="the articles to read: files, folders of articles, or http(s) URLs of published ones")
+    p.add_argument("--allow-private", action="store_true",
+                   help="allow reading an article URL on a private or loopback address (intranets, tests)")
     p.add_argument("--output", type=Path, default=Path("sources.toml"), metavar="PATH",
                    help="where to write (default ./sources.toml)")
     mode = p.add_mutually_exclusive_group()
@@ -119,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--format", choices=("html", "markdown"), required=True,
                    help="html (Robust Links <a> tags) or markdown")
+
+    p = sub.add_parser("fix", help="write archived copies into articles whose citations died",
+                       description="For each citation whose source is dead or a soft 404, or whose quote was "
+                       "lost, and that has an archived copy, edit the article: an archived link beside the "
+                       "original (Markdown), Robust Links attributes (HTML), archive-url/archive-date/"
+                       "url-status (wikitext). Nothing else in the file changes.")
+    _config_arg(p)
+    _article_arg(p, "fix only these articles")
+    p.add_argument("--dry-run", action="store_true", help="print a unified diff and change nothing")
 
     p = sub.add_parser("prune", help="remove old unchanged local snapshots",
                        description="Keep the newest N snapshots of each source and every changed version.")
@@ -248,7 +259,21 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from .init import run_init
 
-    return run_init(args.article, args.output, force=args.force, merge=args.merge, check=args.check)
+    return run_init(args.article, args.output, force=args.force, merge=args.merge, check=args.check,
+                    allow_private=args.allow_private)
+
+
+def _cmd_fix(args: argparse.Namespace) -> int:
+    from .fix import run_fix
+    from .publication import relative_article
+
+    config = load_config(args.config)
+    articles = None
+    if args.article:
+        _narrowed(config, args.article)  # an article that cites nothing is a usage error
+        articles = {relative_article(config, a) for a in args.article}
+    sys.stdout.write(run_fix(config, articles, args.dry_run))
+    return EXIT_OK
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
@@ -260,6 +285,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check, "validate": _cmd_validate, "report": _cmd_report, "status": _cmd_status,
     "links": _cmd_links, "prune": _cmd_prune, "init": _cmd_init, "daemon": _cmd_daemon,
+    "fix": _cmd_fix,
 }
 
 

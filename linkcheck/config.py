@@ -320,11 +320,9 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from None
     config = parse_config(data, path, _source_lines(text))
-    if config.articles.include:
-        from .publication import with_articles  # parses articles, which need this module's types
+    from .publication import with_articles, with_hashes  # they need this module's types
 
-        config = with_articles(config, text)
-    return config
+    return with_hashes(with_articles(config, text) if config.articles.include else config)
 
 
 def parse_config(data: dict[str, Any], path: Path, source_lines: list[int] | None = None) -> Config:

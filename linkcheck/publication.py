@@ -146,6 +146,25 @@ def _merged(table: Source, found: list[tuple[Cited, Citation]]) -> Source:
                    cited_in=(*citations, *own))
 
 
+def with_hashes(config: Config) -> Config:
+    """Citations written in `[[source]]` tables (by `init`) get their article's hash as read now,
+    so that `fix` can refuse a file edited after the pass."""
+    hashes: dict[str, str] = {}
+
+    def digest(article: str) -> str:
+        if article not in hashes:
+            try:
+                hashes[article] = hashlib.sha256((config.root / article).read_bytes()).hexdigest()
+            except OSError:
+                hashes[article] = ""  # an article that is not (or no longer) here: nothing to fix
+        return hashes[article]
+
+    sources = tuple(replace(s, cited_in=tuple(c if c.sha256 or "://" in c.article else
+                                              replace(c, sha256=digest(c.article)) for c in s.cited_in))
+                    if s.cited_in else s for s in config.sources)
+    return replace(config, sources=sources)
+
+
 def relative_article(config: Config, given: str) -> str:
     """An `--article` argument as `cited_in` names articles: relative to the config's folder."""
     path = Path(given).resolve()
