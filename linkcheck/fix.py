@@ -48,6 +48,18 @@ def _needs_fix(result: dict[str, Any]) -> bool:
     return result.get("link") in _NEEDS_FIX or any(q.get("lost") for q in result.get("quotes", []))
 
 
+def _capture_before(history: list[dict[str, Any]]) -> tuple[str, str | None] | None:
+    """The capture the last good pass knew of (the page alive, every quote found), as (url,
+    timestamp): a verified one when a pass verified it, else the newest. A capture taken after the
+    page died or changed would archive the wrong page."""
+    good = [r for r in history if r.get("link") in ("alive", "redirected") and not any(
+        q.get("match") in ("missing", "altered") for q in r.get("quotes", []))]
+    waybacks = [r.get("archive", {}).get("wayback", {}) for r in good]
+    usable = [w for w in waybacks if w.get("url") and w.get("verified") is not False]
+    best = next((w for w in usable if w.get("verified")), usable[0] if usable else None)
+    return (best["url"], best.get("timestamp")) if best else None
+
+
 def _date(timestamp: str | None) -> str:
     ts = timestamp or ""
     return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}" if len(ts) >= 8 else ""
@@ -62,14 +74,19 @@ def plan(config: Config, store: Store, articles: set[str] | None) -> dict[str, l
         result = latest.get(src.id)
         if result is None or not _needs_fix(result):
             continue
-        capture = store.capture(tweet_url(src.url) or src.url)
-        if capture is None or not capture.url or capture.verified is False:
-            continue  # no archived copy, or one known not to hold the quote
+        capture = _capture_before(store.history(src.id))
+        if capture is None:
+            known = store.capture(tweet_url(src.url) or src.url)
+            dead_all_along = result.get("link") in _NEEDS_FIX  # then the newest capture predates the death
+            capture = (known.url, known.timestamp) if known and known.url and known.verified is not False \
+                and dead_all_along else None
+        if capture is None:
+            continue  # no archived copy known to hold what the article cites
         for cited in result.get("cited_in", []):
             if articles is not None and cited["article"] not in articles:
                 continue
             _unchanged_since_pass(config.root / cited["article"], cited.get("sha256", ""))
-            repairs.setdefault(cited["article"], []).append(Repair(src.url, capture.url, _date(capture.timestamp)))
+            repairs.setdefault(cited["article"], []).append(Repair(src.url, capture[0], _date(capture[1])))
     return repairs
 
 
@@ -90,9 +107,10 @@ def _text_edit(text: str, r: Repair, markdown: bool) -> str:
     out, last = [], 0
     for m in pattern.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
-        if re.match(r"\s{0,3}\[[^\]]+\]:\s*<?$", text[line_start:m.start()]) or \
-                text.startswith(added, m.end()) or text.startswith(" ([archived", m.end()):
-            continue  # a link definition (no room for a link), or repaired already
+        before = text[line_start:m.start()]
+        if re.match(r"\s{0,3}\[[^\]]+\]:\s*<?$", before) or re.search(r"/web/\d+[a-z_]*/$", before) or \
+                text.startswith((added, " ([archived", " (archived"), m.end()):
+            continue  # a link definition (no room for a link), an archived copy, or repaired already
         out += [text[last:m.end()], added]
         last = m.end()
     return "".join(out) + text[last:]
@@ -119,13 +137,24 @@ def _wiki_edit(text: str, r: Repair) -> str:
     code = mwparserfromhell.parse(text)
     for t in code.filter_templates(recursive=True):
         if is_cite(t) and param(t, "url") == r.url and not t.has("archive-url"):
-            t.add("archive-url", r.archived)
-            t.add("archive-date", r.date)
-            t.add("url-status", "dead")
+            code.replace(t, _with_archive(str(t), r))
     for link in code.filter_external_links(recursive=True):
         if str(link.url) == r.url and link.brackets and r.archived not in text:
             code.insert_after(link, f" {{{{webarchive |url={r.archived} |date={r.date}}}}}")
     return str(code)
+
+
+def _with_archive(template: str, r: Repair) -> str:
+    """The template with archive-url, archive-date and url-status=dead, written in the template's
+    own style (`|a=b`, ` |a=b`, one `| a = b` per line) so the diff is only what was added."""
+    inner = template[:-2]
+    kept = inner.rstrip()
+    sep = "\n|" if "\n|" in template else (" |" if " |" in template else "|")
+    eq = " = " if re.search(r"\|\s*[\w-]+\s+=\s", template) else "="
+    pad = " " if sep == "\n|" and eq == " = " else ""
+    added = "".join(f"{sep}{pad}{k}{eq}{v}" for k, v in (("archive-url", r.archived), ("archive-date", r.date),
+                                                          ("url-status", "dead")))
+    return kept + added + inner[len(kept):] + "}}"
 
 
 def _editor(name: str, text: str) -> Callable[[str, Repair], str]:
@@ -162,4 +191,4 @@ def run_fix(config: Config, articles: set[str] | None, dry_run: bool) -> str:
             atomic_write(path, after)
             path.chmod(mode)  # the editor's file keeps its permissions
             out.append(f"{article}: archived links added for {len(todo)} citation{'s' if len(todo) != 1 else ''}\n")
-    return "".join(out) or "nothing to fix: no dead or changed citation has an archived copy\n"
+    return "".join(out) or "nothing to fix: no dead or changed citation lacks the archived link it could have\n"

@@ -147,22 +147,27 @@ def _merged(table: Source, found: list[tuple[Cited, Citation]]) -> Source:
 
 
 def with_hashes(config: Config) -> Config:
-    """Citations written in `[[source]]` tables (by `init`) get their article's hash as read now,
-    so that `fix` can refuse a file edited after the pass."""
-    hashes: dict[str, str] = {}
+    """Citations written in `[[source]]` tables (by `init`) get what the article says now: its
+    hash, so that `fix` can refuse a file edited after the pass; its title and the citing
+    sentence, for the digest."""
+    read: dict[str, Article | None] = {}
 
-    def digest(article: str) -> str:
-        if article not in hashes:
+    def cited(c: Citation, url: str) -> Citation:
+        if c.sha256 or "://" in c.article:
+            return c
+        if c.article not in read:
             try:
-                hashes[article] = hashlib.sha256((config.root / article).read_bytes()).hexdigest()
-            except OSError:
-                hashes[article] = ""  # an article that is not (or no longer) here: nothing to fix
-        return hashes[article]
+                read[c.article] = read_article(config.root / c.article, config.root)
+            except ConfigError:
+                read[c.article] = None  # an article that is not (or no longer) here: nothing to fix
+        article = read[c.article]
+        if article is None:
+            return c
+        sentence = next((x.sentence for x in article.cited if x.url == url), "")
+        return replace(c, sha256=article.sha256, title=c.title or article.title, sentence=c.sentence or sentence)
 
-    sources = tuple(replace(s, cited_in=tuple(c if c.sha256 or "://" in c.article else
-                                              replace(c, sha256=digest(c.article)) for c in s.cited_in))
-                    if s.cited_in else s for s in config.sources)
-    return replace(config, sources=sources)
+    return replace(config, sources=tuple(replace(s, cited_in=tuple(cited(c, s.url) for c in s.cited_in))
+                                         if s.cited_in else s for s in config.sources))
 
 
 def relative_article(config: Config, given: str) -> str:
