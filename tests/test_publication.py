@@ -208,3 +208,18 @@ def test_articles_are_read_again_at_every_pass(server: Server, tmp_path: Path,
     _, second = check_json(config, capsys)
     assert len(second["sources"]) == len(first["sources"]) + 1
     assert by_id(second).keys() >= by_id(first).keys()  # ids are stable
+
+
+def test_the_shipped_publication_is_self_contained() -> None:
+    root = Path(__file__).resolve().parent.parent
+    config = load_config(root / "sources.toml")
+    assert [s.id for s in config.sources] == ["nato-communique", "bbc-japan", "zelensky-tweet", "reuters-japan",
+                                              "mofa-japan-nato"]
+    for s in config.sources:
+        assert [c.article for c in s.cited_in] == ["articles/nato-vilnius-summit.md"], s.id
+        assert (root / s.cited_in[0].article).resolve().is_relative_to(root)
+        assert s.cited_in[0].sha256 and s.cited_in[0].title == "NATO Summit in Vilnius"
+    nato = config.sources[0]
+    assert nato.cites == ("1", "4", "5", "6") and nato.cited_in[0].notes == ("1", "4", "5", "6")
+    assert [q.kind.value for q in nato.quotes] == ["paraphrase", "quote", "paraphrase", "paraphrase"]
+    assert "../" not in (root / "sources.toml").read_text(encoding="utf-8")
