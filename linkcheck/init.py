@@ -17,7 +17,7 @@ from .article import Cited, Parsed, parse_article
 from .config import FetchSettings, load_config
 from .errors import UsageError
 from .fsutil import atomic_write
-from .models import FetchResult, MatchKind
+from .models import FetchResult, LinkState, MatchKind
 from .publication import base_id
 
 HEADER = """# Sources cited by {article}, written by `linkcheck init`.
@@ -172,7 +172,8 @@ def _read_url(url: str, settings: FetchSettings) -> tuple[str, str]:
 
     result = asyncio.run(get())
     if result.error is not None:
-        raise UsageError(f"--from: {url} could not be read: {result.message or result.error.value}")
+        hint = " (for init: --allow-private)" if result.error is LinkState.REFUSED else ""
+        raise UsageError(f"--from: {url} could not be read: {result.message or result.error.value}{hint}")
     text, _ = decode(result.body, result.header("content-type"))
     return main_html(text), "article.html"
 

@@ -5,6 +5,7 @@ source of truth (one URL one source, `[[source]]` overrides, cited_in, the `arti
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +224,51 @@ def test_the_shipped_publication_is_self_contained() -> None:
     assert nato.cites == ("1", "4", "5", "6") and nato.cited_in[0].notes == ("1", "4", "5", "6")
     assert [q.kind.value for q in nato.quotes] == ["paraphrase", "quote", "paraphrase", "paraphrase"]
     assert "../" not in (root / "sources.toml").read_text(encoding="utf-8")
+
+
+def test_init_from_a_published_url_reads_the_main_text_only(server: Server, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    server.routes["/article"] = lambda h: send(h, 200, (
+        "<!doctype html><html><head><title>Harbour works | The Gazette</title></head><body>"
+        "<nav><a href='http://menu.example/home'>Home</a></nav><main><h1>Harbour works</h1>"
+        "<p>The pier “will reopen in the spring”<sup>1</sup>.</p>"
+        "<ol><li>Harbour Times <a href='http://h.example/pier'>Pier</a></li></ol></main>"
+        "<footer><a href='http://social.example/share'>Share</a></footer></body></html>"))
+    out = tmp_path / "sources.toml"
+    url = server.url("/article")
+    code, _, err = run_cli(["init", "--from", url, "--output", str(out)], capsys)
+    assert code == 2 and "loopback" in err and "--allow-private" in err  # the guarded client
+    code, _, err = run_cli(["init", "--from", url, "--output", str(out), "--allow-private"], capsys)
+    assert code == 0, err
+    data = tomllib.loads(out.read_text(encoding="utf-8"))
+    assert [(s["url"], s["quotes"], s["cited_in"]) for s in data["source"]] == [
+        ("http://h.example/pier", ["will reopen in the spring"], [{"article": url, "notes": ["1"], "line": 1}])]
+
+
+def test_init_several_articles_and_merge_keep_every_citation(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "one.md").write_text("A “first passage here”[^1].\n\n[^1]: Times <http://t.example/a>\n")
+    (tmp_path / "two.txt").write_text("Again [1], and “a second passage”[2].\n[1] Times http://t.example/a\n"
+                                      "[2] Other http://o.example/b\n")
+    (tmp_path / "three.md").write_text("Third “a third passage”[^1].\n\n[^1]: Times <http://t.example/a>\n")
+    out = tmp_path / "sources.toml"
+    code, stdout, err = run_cli(["init", "--from", str(tmp_path / "one.md"), str(tmp_path / "two.txt"),
+                                 "--output", str(out)], capsys)
+    assert code == 0, err
+    data = tomllib.loads(out.read_text(encoding="utf-8"))
+    times = data["source"][0]
+    assert [(c["article"], c["notes"]) for c in times["cited_in"]] == [("one.md", ["1"]), ("two.txt", ["1"])]
+    assert times["quotes"] == ["first passage here"]
+    code, stdout, err = run_cli(["init", "--from", str(tmp_path / "three.md"), "--output", str(out), "--merge"],
+                                capsys)
+    assert code == 0, err
+    assert "added 0 sources and 1 quotes" in stdout and "1 more citing articles" in stdout
+    data = tomllib.loads(out.read_text(encoding="utf-8"))
+    times = data["source"][0]
+    assert [c["article"] for c in times["cited_in"]] == ["one.md", "two.txt", "three.md"]
+    assert times["quotes"] == ["first passage here", "a third passage"]
+    config = load_config(out)
+    assert [c.article for c in config.sources[0].cited_in] == ["one.md", "two.txt", "three.md"]
+    code, stdout, _ = run_cli(["init", "--from", str(tmp_path / "three.md"), "--output", str(out), "--merge"],
+                              capsys)
+    assert code == 0 and "added 0 sources and 0 quotes" in stdout and "more citing" not in stdout
