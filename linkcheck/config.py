@@ -90,6 +90,7 @@ class NotifySettings:
 class ArticleSettings:
     include: tuple[str, ...] = ()  # globs relative to the config's folder
     exclude: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()  # RSS/Atom feeds or sitemaps listing published articles
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     "articles": (ArticleSettings, {
         "include": ("include", _strings),
         "exclude": ("exclude", _strings),
+        "feeds": ("feeds", lambda v: tuple(_http_url(x) for x in _strings(v))),
     }),
 }
 
@@ -322,7 +324,8 @@ def load_config(path: Path) -> Config:
     config = parse_config(data, path, _source_lines(text))
     from .publication import with_articles, with_hashes  # they need this module's types
 
-    return with_hashes(with_articles(config, text) if config.articles.include else config)
+    return with_hashes(with_articles(config, text) if config.articles.include or config.articles.feeds
+                       else config)
 
 
 def parse_config(data: dict[str, Any], path: Path, source_lines: list[int] | None = None) -> Config:

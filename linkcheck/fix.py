@@ -83,8 +83,8 @@ def plan(config: Config, store: Store, articles: set[str] | None) -> dict[str, l
         if capture is None:
             continue  # no archived copy known to hold what the article cites
         for cited in result.get("cited_in", []):
-            if articles is not None and cited["article"] not in articles:
-                continue
+            if "://" in cited["article"] or (articles is not None and cited["article"] not in articles):
+                continue  # a published article read from a feed is not ours to edit
             _unchanged_since_pass(config.root / cited["article"], cited.get("sha256", ""))
             repairs.setdefault(cited["article"], []).append(Repair(src.url, capture[0], _date(capture[1])))
     return repairs

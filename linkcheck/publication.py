@@ -84,14 +84,10 @@ def article_files(config: Config, text: str = "") -> list[Path]:
 
 @dataclass(frozen=True)
 class Article:
-    path: str  # relative to the config's folder, with `/`
-    raw: bytes
+    path: str  # relative to the config's folder, with `/`; or the article's URL (from a feed)
+    sha256: str
     title: str
     cited: tuple[Cited, ...]
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
 
 
 def read_article(path: Path, root: Path) -> Article:
@@ -105,7 +101,8 @@ def read_article(path: Path, root: Path) -> Article:
     parsed = parse_article(text.replace("\r\n", "\n"), path.name)
     rel = path.resolve().relative_to(root.resolve()).as_posix() if path.resolve().is_relative_to(root.resolve()) \
         else str(path)
-    return Article(rel, raw, parsed.title, tuple(c for c in parsed.sources if not url_problem(c.url)))
+    return Article(rel, hashlib.sha256(raw).hexdigest(), parsed.title,
+                   tuple(c for c in parsed.sources if not url_problem(c.url)))
 
 
 def _quotes(cited: list[Cited]) -> tuple[Quote, ...]:
@@ -117,10 +114,13 @@ def _quotes(cited: list[Cited]) -> tuple[Quote, ...]:
 
 
 def with_articles(config: Config, text: str = "") -> Config:
-    """`config` with the articles' citations as sources, `[[source]]` tables overriding by URL."""
+    """`config` with the articles' citations as sources (the files `include` names, and the
+    articles of `feeds` as the last pass read them), `[[source]]` tables overriding by URL."""
+    from .feeds import cached_articles
+
+    articles = [read_article(path, config.root) for path in article_files(config, text)]
     by_url: dict[str, list[tuple[Cited, Citation]]] = {}
-    for path in article_files(config, text):
-        article = read_article(path, config.root)
+    for article in [*articles, *cached_articles(config)]:
         for c in article.cited:
             citation = Citation(article.path, tuple(c.cites), c.line, c.sentence, article.title or article.path,
                                 article.sha256)

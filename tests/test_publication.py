@@ -272,3 +272,45 @@ def test_init_several_articles_and_merge_keep_every_citation(tmp_path: Path,
     code, stdout, _ = run_cli(["init", "--from", str(tmp_path / "three.md"), "--output", str(out), "--merge"],
                               capsys)
     assert code == 0 and "added 0 sources and 0 quotes" in stdout and "more citing" not in stdout
+
+
+def test_feeds_and_sitemaps_conditional_and_cached(server: Server, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    conditional: list[str] = []
+    bodies = {"/a1": "<main><h1>First</h1><p>Claim it “will reopen in spring”<sup>1</sup>.</p><ol><li>Times "
+                     f"<a href='{server.url('/shared')}'>Pier</a></li></ol></main>",
+              "/a2": f"<article><h1>Second</h1><p>See <a href='{server.url('/one')}'>one</a>.</p></article>"}
+
+    def article(h: Any) -> None:
+        etag = f'"{hash(bodies[h.path])}"'
+        if h.headers.get("If-None-Match") == etag:
+            conditional.append(h.path)
+            send(h, 304, b"")
+        else:
+            send(h, 200, page(bodies[h.path]), {"ETag": etag})
+
+    server.routes["/feed.xml"] = lambda h: send(h, 200, (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Gazette</title>"
+        f"<item><title>First</title><link>{server.url('/a1')}</link></item></channel></rss>"),
+        content_type="application/rss+xml")
+    server.routes["/sitemap.xml"] = lambda h: send(h, 200, (
+        "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        f"<url><loc>{server.url('/a2')}</loc></url><url><loc>{server.url('/a1')}</loc></url></urlset>"),
+        content_type="application/xml")
+    server.routes["/a1"] = server.routes["/a2"] = article
+    _serve(server)
+    config = write_config(tmp_path, [], articles={"feeds": [server.url("/feed.xml"), server.url("/sitemap.xml")]})
+    code, report = check_json(config, capsys)
+    assert code == 0, [(s["url"], s["status"], s["message"]) for s in report["sources"]]
+    shared = next(s for s in report["sources"] if s["url"] == server.url("/shared"))
+    assert shared["cited_in"][0]["article"] == server.url("/a1") and shared["quotes"][0]["text"] == \
+        "will reopen in spring"
+    assert {a["path"]: a["title"] for a in report["articles"]} == {server.url("/a1"): "First",
+                                                                  server.url("/a2"): "Second"}
+    assert conditional == []
+    bodies["/a2"] = bodies["/a2"].replace("</article>", f"<p>And <a href='{server.url('/two')}'>two</a>.</p></article>")
+    code, report = check_json(config, capsys)
+    assert conditional == ["/a1"]  # unchanged: answered 304, not read again; the changed one was
+    assert code == 1 and server.url("/two") in {s["url"] for s in report["sources"]}
+    code, out, _ = run_cli(["validate", "--config", str(config)], capsys)  # offline, from what the pass read
+    assert code == 0 and "3 sources" in out
