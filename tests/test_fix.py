@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import Server, page, run_cli, send
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkcheck.fix import Repair, _html_edit, _text_edit, _wiki_edit
 
@@ -60,6 +62,29 @@ def test_edits_touch_nothing_else(name: str, edit: object, before: str, after: s
     assert callable(edit)
     assert edit(before) == after
     assert edit(after) == after  # a second fix changes nothing
+
+
+_AROUND = st.text(alphabet="ab .,;\r\n\t*#-|=[]()<>{}'\"“”", max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=_AROUND, after=_AROUND)
+def test_fix_adds_its_link_and_nothing_else(before: str, after: str) -> None:
+    for line, added, edit in (
+            (f"[^1]: Times [Pier]({R.url})", MD_LINK, lambda t: _text_edit(t, R, True)),
+            (f"<a href=\"{R.url}\">Pier</a>", f' (<a href="{R.archived}">archived {R.date}</a>)',
+             lambda t: _html_edit(t, R).replace(f' data-versionurl="{R.archived}" data-versiondate="{R.date}"', ""))):
+        text = f"{before}\n{line}\n{after}"
+        fixed = edit(text)
+        assert added in fixed and fixed.replace(added, "", 1) == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=st.text(alphabet="ab .,\r\n", max_size=60), after=st.text(alphabet="ab .,\r\n", max_size=60))
+def test_fix_in_wikitext_adds_parameters_and_nothing_else(before: str, after: str) -> None:
+    text = f"{before}<ref>{{{{cite web |url={R.url} |title=Pier}}}}</ref>{after}"
+    added = f" |archive-url={R.archived} |archive-date={R.date} |url-status=dead"
+    assert _wiki_edit(text, R) == text.replace("|title=Pier}}", "|title=Pier" + added + "}}")
 
 
 class FakeWayback:
