@@ -15,11 +15,8 @@ import dataclasses
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import feedparser
-import httpx
 from lxml import etree
 
 from .article import Cited, parse_article
@@ -27,6 +24,9 @@ from .config import Config, FetchSettings, url_problem
 from .extract import decode, main_html
 from .fsutil import atomic_write
 from .publication import Article
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("linkcheck.feeds")
 CACHE = "feeds.json"
@@ -69,6 +69,9 @@ class _Got:
 
 async def _get(client: httpx.AsyncClient, settings: FetchSettings, url: str, before: dict[str, Any]) -> _Got:
     """A conditional GET through the pass's guarded client, within the fetch limits."""
+    import aiohttp  # here: `validate` reads the feeds' cache without loading an HTTP stack
+    import httpx
+
     headers = {k: before[v] for k, v in (("If-None-Match", "etag"), ("If-Modified-Since", "modified"))
                if before.get(v)}
     try:
@@ -87,6 +90,8 @@ async def _get(client: httpx.AsyncClient, settings: FetchSettings, url: str, bef
 
 def article_urls(body: bytes) -> list[str]:
     """The article links of an RSS/Atom feed, or the <loc> of a sitemap."""
+    import feedparser
+
     feed = feedparser.parse(body)
     links = [str(e.get("link")) for e in feed.entries if e.get("link")]
     if not links and b"<urlset" in body:

@@ -198,6 +198,10 @@ def test_publication_init_check_report_fix_check(server: Server, wayback: FakeWa
     assert out.index("## By article") < out.index("### ❌ Budget day") < out.index("## Sources shared")
     assert "> The council said the pier “will reopen in the spring”." in out
     assert "cited in Budget day (1); Harbour works (1); Council minutes (2)" in out
+    code, out, err = run_cli(["report", "--format", "html"], capsys)
+    assert code == 0, err
+    assert out.index('<section class="article"><h2>Budget day</h2>') < out.index('<section id="shared">') \
+        < out.index('<section id="broke">')
 
     # fix --dry-run shows a diff and changes nothing
     code, out, err = run_cli(["fix", "--dry-run"], capsys)
