@@ -121,6 +121,15 @@ def _markdown_lines(lines: list[str]) -> list[str]:
         if not _MD_NOTE_RE.match(line):
             for m in _MD_REF_MARK_RE.finditer(line):
                 labels.setdefault(m.group(1), m.group(1) if m.group(1).isdigit() else str(len(labels) + 1))
+    for line in lines:  # footnotes never referred to still count, after those that are
+        note = _MD_NOTE_RE.match(line)
+        if note:
+            labels.setdefault(note.group(1), note.group(1) if note.group(1).isdigit() else str(len(labels) + 1))
+
+    def reflink(m: re.Match[str]) -> str:
+        label = (m.group(2) or m.group(1)).casefold()
+        return f"{m.group(1)} {defs[label]}" if label in defs else m.group(0)
+
     refs_from = _references_start(lines)
     out = []
     for i, line in enumerate(lines):
@@ -128,7 +137,7 @@ def _markdown_lines(lines: list[str]) -> list[str]:
         d = _MD_DEF_RE.match(line)
         item = _LIST_RE.match(line) if i >= refs_from and _URL_RE.search(line) else None
         if note:
-            line = f"[{labels.get(note.group(1), note.group(1))}] {note.group(2)}"
+            line = f"[{labels[note.group(1)]}] {note.group(2)}"
         elif d and d.group(1).isdigit():
             line = f"[{d.group(1)}] {d.group(3) or ''} {d.group(2)}"
         elif d:
@@ -138,11 +147,6 @@ def _markdown_lines(lines: list[str]) -> list[str]:
         line = _MD_REF_MARK_RE.sub(lambda m: f"[{labels.get(m.group(1), m.group(1))}]", line)
         line = _MD_LINK_RE.sub(lambda m: f"{m.group(1)} {m.group(2)}", line)
         line = _MD_AUTOLINK_RE.sub(lambda m: m.group(1), line)
-
-        def reflink(m: re.Match[str]) -> str:
-            label = (m.group(2) or m.group(1)).casefold()
-            return f"{m.group(1)} {defs[label]}" if label in defs else m.group(0)
-
         out.append(_MD_REFLINK_RE.sub(reflink, line) if defs else line)
     return out
 

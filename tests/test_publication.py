@@ -27,6 +27,9 @@ STYLES: list[tuple[str, str, str, list[tuple[str, str, list[str], list[str], int
      "[^pier]: Harbour Times <http://h.example/pier>\n[^b]: Council [minutes](http://c.example/m)\n",
      [("http://h.example/pier", "Harbour Times", ["1"], ["we will rebuild the pier"], 3),
       ("http://c.example/m", "Council minutes", ["2"], ["the budget is set"], 4)]),
+    ("md-footnote-never-referred-to", "a2.md",
+     "Text.\n\n[^src]: Archive <http://x.example/a>\n",
+     [("http://x.example/a", "Archive", ["1"], [], 3)]),
     ("md-numbered-reference-list", "b.md",
      "# Harbour\n\nThe pier “will reopen in the spring” [1], said the council [2].\n\n## References\n\n"
      "1. Harbour Times. [Pier to reopen](http://h.example/pier)\n2. Council. [Minutes, 12 July](http://c.example/m)\n",
