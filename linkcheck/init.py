@@ -96,7 +96,8 @@ def _entries(articles: list[tuple[str, Parsed]]) -> list[_Entry]:
 def render_config(articles: list[tuple[str, Parsed]]) -> str:
     taken: set[str] = set()
     blocks = [render_source(e, source_id(e.cited.url, taken)) for e in _entries(articles)]
-    return HEADER.format(article=", ".join(a for a, _ in articles)) + "\n".join(blocks)
+    names = ", ".join(a for a, _ in articles) if len(articles) <= 3 else f"{len(articles)} articles"
+    return HEADER.format(article=names) + "\n".join(blocks)
 
 
 def merge_config(existing: str, articles: list[tuple[str, Parsed]]) -> tuple[str, int, int, int]:
