@@ -220,9 +220,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
         prefix = "" if rel == "." else rel + "/"
     store = Store.open(config.db_path)
     try:
-        text = render_digest(args.format, build_digest(store, config, since, snapshot_prefix=prefix))
+        digest = build_digest(store, config, since, snapshot_prefix=prefix)
     finally:
         store.close()
+    if args.article:  # the other articles citing the same sources are not this editor's
+        from .publication import relative_article
+
+        wanted = {relative_article(config, a) for a in args.article}
+        digest.articles[:] = [a for a in digest.articles if a.path in wanted]
+    text = render_digest(args.format, digest)
     if args.output:
         atomic_write(args.output, text)
     else:

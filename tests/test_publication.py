@@ -159,10 +159,16 @@ def test_check_and_report_narrow_to_an_article(server: Server, tmp_path: Path,
     config = _publication(tmp_path, server)
     code, report = check_json(config, capsys, "--article", str(tmp_path / "articles" / "first.md"))
     assert code == 0 and sorted(s["url"] for s in report["sources"]) == [server.url("/one"), server.url("/shared")]
+    check_json(config, capsys)  # every article
     code, out, err = run_cli(["report", "--config", str(config), "--format", "json", "--article",
                               str(tmp_path / "articles" / "first.md")], capsys)
     assert code == 0, err
-    assert {i["url"] for i in json.loads(out)["current"]} == {server.url("/one"), server.url("/shared")}
+    digest = json.loads(out)
+    assert {i["url"] for i in digest["current"]} == {server.url("/one"), server.url("/shared")}
+    assert [a["path"] for a in digest["articles"]] == []  # first.md's sources are fine; second.md is not asked for
+    code, out, err = run_cli(["report", "--config", str(config), "--format", "json", "--article",
+                              str(tmp_path / "articles" / "second.md")], capsys)
+    assert [a["path"] for a in json.loads(out)["articles"]] == ["articles/second.md"]
     code, _, err = run_cli(["check", "--config", str(config), "--article", "articles/nope.md"], capsys)
     assert code == 2 and "nope.md" in err
 
