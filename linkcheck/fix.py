@@ -136,8 +136,13 @@ def _html_edit(text: str, r: Repair) -> str:
 def _wiki_edit(text: str, r: Repair) -> str:
     code = mwparserfromhell.parse(text)
     for t in code.filter_templates(recursive=True):
-        if is_cite(t) and param(t, "url") == r.url and not t.has("archive-url"):
+        if not (is_cite(t) and param(t, "url") == r.url):
+            continue
+        if not t.has("archive-url"):
             code.replace(t, _with_archive(str(t), r))
+        elif param(t, "url-status") == "live":  # archived while alive: now the archive is the link to follow
+            status = t.get("url-status")
+            status.value = str(status.value).replace("live", "dead")
     for link in code.filter_external_links(recursive=True):
         if str(link.url) == r.url and link.brackets and r.archived not in text:
             code.insert_after(link, f" {{{{webarchive |url={r.archived} |date={r.date}}}}}")

@@ -50,6 +50,13 @@ EDITS = [
      "Text.<ref>{{cite web |url=http://h.example/pier |title=Pier |archive-url=http://wb.example/web/"
      "20230712000000/http://h.example/pier |archive-date=2023-07-12 |url-status=dead}}</ref>\r\n"
      "{{cite web|url=http://o.example/}}\r\n"),
+    ("wikitext-one-parameter-per-line", lambda t: _wiki_edit(t, R),
+     "<ref>{{cite web\n| url = http://h.example/pier\n| title = Pier\n}}</ref>",
+     "<ref>{{cite web\n| url = http://h.example/pier\n| title = Pier\n| archive-url = http://wb.example/web/"
+     "20230712000000/http://h.example/pier\n| archive-date = 2023-07-12\n| url-status = dead\n}}</ref>"),
+    ("wikitext-archived-while-alive", lambda t: _wiki_edit(t, R),
+     "<ref>{{cite web | url = http://h.example/pier | archive-url = http://wb.example/x | url-status = live }}</ref>",
+     "<ref>{{cite web | url = http://h.example/pier | archive-url = http://wb.example/x | url-status = dead }}</ref>"),
     ("wikitext-bare-link", lambda t: _wiki_edit(t, R),
      "Text.<ref>[http://h.example/pier Pier]</ref>\n",
      "Text.<ref>[http://h.example/pier Pier] {{webarchive |url=http://wb.example/web/20230712000000/"
