@@ -242,7 +242,7 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
     with pass_lock(config.root, lock_wait):
         store = Store.open(config.db_path)
         try:
-            async with open_client(config.fetch) as client:
+            async with open_client(config.fetch, config.archive.request_timeout) as client:
                 run = await check_pass(config, sources, client, store, archive=archive, progress=progress)
         finally:
             store.close()
