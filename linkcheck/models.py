@@ -211,3 +211,7 @@ class CheckRun:
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
+
+    def internal_errors(self) -> int:
+        """Sources whose check hit a bug (the pass went on without them)."""
+        return sum(1 for o in self.outcomes if "internal-error" in o.problems)

@@ -8,7 +8,8 @@ the history file, the reports under reports/) and is what the CLI and the daemon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -46,6 +47,7 @@ from .store import Prior, SnapshotRow, Store, Version
 from .verdict import Verdict, classify
 
 Progress = Callable[[int, int], None]
+_log = logging.getLogger(__name__)  # internal errors' tracebacks: `--debug` and the daemon show them
 _FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
 _UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
 
@@ -86,7 +88,7 @@ def _second_try(read: _Read) -> bool:
     limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
     briefly unwell."""
     return read.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
-        not {"redirect-loop", "too-large"} & set(read.verdict.problems)
+        not {"redirect-loop", "too-large", "internal-error"} & set(read.verdict.problems)
 
 
 def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
@@ -162,6 +164,30 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
                    confirmed, digest_hash)
 
 
+def _internal_error(src: Source, exc: Exception, prior: Prior) -> _Judged:
+    """A bug met while checking `src`, as that source's outcome. It is not the source's failure:
+    nothing is known about the page, so its failure streak does not grow (nor is it confirmed)."""
+    _log.debug("internal error while checking %s", src.id, exc_info=exc)
+    detail = " ".join(str(exc).split())[:200]
+    message = (f"internal error while checking this source (a bug, please report it): "
+               f"{type(exc).__name__}{': ' + detail if detail else ''}")
+    fetch = FetchResult(url=src.url, final_url=src.url, status_code=None, error=LinkState.UNREACHABLE,
+                        problems=("internal-error",), message=message, fetched_at=stamp(now_utc()))
+    quotes = unverifiable(src.quotes)
+    read = _Read(fetch, None, Verdict(LinkState.UNREACHABLE, ("internal-error",), message), quotes)
+    drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
+    return _Judged(src, read, LinkState.UNREACHABLE, quotes, drift, None, ("internal-error",), 0, None, "", None)
+
+
+async def _isolated(src: Source, work: Awaitable[_Judged | _Read], store: Store,
+                    config: Config) -> _Judged | _Read:
+    """The isolation boundary around one source's check: whatever goes wrong stays with it."""
+    try:
+        return await work
+    except Exception as exc:  # a bug in one source's check must not end the pass
+        return _internal_error(src, exc, store.prior(src.id, config.policy.drift_window))
+
+
 def _archive_url(src: Source) -> str:
     return tweet_url(src.url) or src.url
 
@@ -191,19 +217,24 @@ async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.A
 
     async def one(src: Source) -> _Judged | _Read:
         nonlocal done
-        read = await _read(src, fetcher, config)
-        done += 1
-        if progress:
-            progress(done, len(sources))
+        try:
+            read = await _read(src, fetcher, config)
+        finally:
+            done += 1
+            if progress:
+                progress(done, len(sources))
         return read if _second_try(read) and config.fetch.recheck_pause >= 0 else judge(src, read)
 
-    results = list(await asyncio.gather(*(one(s) for s in sources)))
-    again = [i for i, r in enumerate(results) if isinstance(r, _Read)]
-    if again:
+    async def again(src: Source) -> _Judged:
+        return judge(src, await _read(src, fetcher, config))
+
+    results = list(await asyncio.gather(*(_isolated(s, one(s), store, config) for s in sources)))
+    retry = [i for i, r in enumerate(results) if isinstance(r, _Read)]
+    if retry:
         await asyncio.sleep(config.fetch.recheck_pause)
-        reads = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))
-        for i, read in zip(again, reads, strict=True):
-            results[i] = judge(sources[i], read)
+        redone = await asyncio.gather(*(_isolated(sources[i], again(sources[i]), store, config) for i in retry))
+        for i, r in zip(retry, redone, strict=True):
+            results[i] = r
     return [r for r in results if isinstance(r, _Judged)]
 
 

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from .models import Drift, DriftState, LinkState, MatchKind, QuoteMatch, Status
 
 # Problems that mean "we could not look", not "the citation is wrong".
-UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop"})
+UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop",
+                        "internal-error"})
 # Problems that make a source a warning when they do not make it broken.
 WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed"}
 # A fail_on name also covers these stronger forms of itself.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ import httpx
 import pytest
 from conftest import Server, by_id, check_json, page, send, write_config
 from rawserver import RawServer
+
+from linkcheck.models import PageText
 
 
 @pytest.fixture
@@ -96,3 +99,58 @@ def test_the_shared_client_is_never_capped_below_the_configured_deadlines() -> N
     archive = asyncio.run(timeouts(45))  # 45: the archive's per-request timeout
     assert archive.read == archive.connect == archive.pool == 45
     assert asyncio.run(timeouts(0)).read == 20
+
+
+def test_a_bug_in_one_source_is_that_sources_internal_error_and_the_pass_goes_on(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import run_cli
+
+    import linkcheck.pipeline
+
+    real_extract = linkcheck.pipeline.extract
+
+    def buggy(body: bytes, content_type: str = "") -> PageText:
+        if b"BOOM" in body:
+            raise KeyError("a bug only this page triggers")
+        return real_extract(body, content_type)
+
+    monkeypatch.setattr(linkcheck.pipeline, "extract", buggy)
+    server.routes["/bad"] = lambda h: send(h, 200, page("<p>BOOM</p>"))
+    server.routes["/good"] = lambda h: send(h, 200, page("<p>Fine words.</p>"))
+    config = write_config(tmp_path, [{"id": "bad", "url": server.url("/bad"), "quotes": ["BOOM"]},
+                                     {"id": "good", "url": server.url("/good"), "quotes": ["Fine words."]}])
+    code, report = check_json(config, capsys, "--no-archive")
+    r = by_id(report)
+    assert code == 0
+    assert r["good"]["status"] == "ok" and r["good"]["quotes"][0]["match"] == "exact"
+    assert r["bad"]["problems"] == ["internal-error"] and r["bad"]["status"] == "warning"
+    assert r["bad"]["quotes"][0]["match"] == "unverifiable"
+    assert "KeyError" in r["bad"]["message"] and "\n" not in r["bad"]["message"]
+    assert report["summary"]["internal_errors"] == 1
+
+    code, out, err = run_cli(["check", "--config", str(config), "--no-archive"], capsys)
+    assert code == 0 and "Traceback" not in err + out
+    assert "1 source(s) could not be checked because of an internal error" in out
+    code, out, err = run_cli(["--debug", "check", "--config", str(config), "--no-archive"], capsys)
+    assert "Traceback" in err and "a bug only this page triggers" in err
+
+
+def test_the_daemon_log_carries_internal_error_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from linkcheck.daemon import Log, _LogHandler
+
+    logger = logging.getLogger("linkcheck.test-daemon")
+    handler = _LogHandler(Log("json"))
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError("deep inside")
+        except ValueError as exc:
+            logger.error("internal error while checking %s", "src", exc_info=exc)
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(capsys.readouterr().err)
+    assert line["event"] == "internal-error" and "src" in line["message"]
+    assert "ValueError: deep inside" in line["traceback"]

@@ -38,7 +38,8 @@ def run_dict(run: CheckRun) -> dict[str, Any]:
     return {
         "schema": SCHEMA, "started": run.started, "finished": run.finished,
         "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
-                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN)},
+                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN),
+                    "internal_errors": run.internal_errors()},
         "sources": [outcome_dict(o) for o in run.outcomes],
     }
 
