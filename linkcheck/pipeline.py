@@ -22,7 +22,6 @@ from .archive.wayback import Wayback, keys_from_env
 from .config import Config
 from .drift import compare, text_hash
 from .durations import now_utc, parse_stamp, stamp
-from .extract import extract
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
 from .match import match_quotes, unverifiable
@@ -40,7 +39,9 @@ from .models import (
     Source,
     SourceOutcome,
 )
+from .pdf import with_pages
 from .policy import failing, message_for, quote_problems, status_of
+from .readable import no_text_reason, page_text
 from .reporters.files import write_run_reports
 from .reporters.jsonfmt import outcome_dict
 from .store import Prior, SnapshotRow, Store, Version
@@ -68,12 +69,17 @@ async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
         fetch = await fetcher.fetch(source.url)
         page = None
         if fetch.error is None:
-            page = await asyncio.to_thread(extract, fetch.body, fetch.header("content-type")) \
-                if len(fetch.body) > 1_000_000 else extract(fetch.body, fetch.header("content-type"))
+            page = await asyncio.to_thread(page_text, fetch.body, fetch.header("content-type")) \
+                if len(fetch.body) > 1_000_000 else page_text(fetch.body, fetch.header("content-type"))
     verdict = classify(fetch, page)
+    if page is None and fetch.error is None and source.quotes and verdict.link not in _UNREADABLE:
+        verdict = Verdict(verdict.link, (*verdict.problems, "no-text"),
+                          "; ".join(m for m in (verdict.message, no_text_reason(fetch)) if m))
     if page is None or verdict.link in _UNREADABLE:
         return _Read(fetch, page, verdict, unverifiable(source.quotes))
     quotes = match_quotes(page, source.quotes, config.policy.min_quote_score)
+    if page.encoding == "pdf":
+        quotes = with_pages(page, quotes)
     if verdict.link is LinkState.SOFT_404 and quotes and all(
             q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in quotes):
         # The error-page heuristics misfired: the cited words are on the page.
