@@ -139,6 +139,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if not changed:
             print(f"linkcheck: no source changed since {args.changed_since}", file=sys.stderr)
             return EXIT_OK
+        if only and not set(changed) & set(only):
+            print(f"linkcheck: none of the --only sources changed since {args.changed_since}; "
+                  "nothing checked", file=sys.stderr)
+            return EXIT_OK
         only = [i for i in changed if not only or i in only]
     baseline = read_baseline(args.baseline) if args.baseline else None
     run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only, progress=_progress(),

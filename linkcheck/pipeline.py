@@ -245,8 +245,10 @@ async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.A
 
 
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
-                     store: Store, *, archive: bool = True, progress: Progress | None = None) -> CheckRun:
-    """Check `sources` once and record the pass in `store`. Never raises for a bad page."""
+                     store: Store, *, archive: bool = True, progress: Progress | None = None,
+                     partial: bool = False) -> CheckRun:
+    """Check `sources` once and record the pass in `store` (`partial`: only some of the config's
+    sources, so not the last pass for `status` and the daemon). Never raises for a bad page."""
     started = now_utc()
     versions: list[Version] = []
     snapshots: list[SnapshotRow] = []
@@ -267,8 +269,9 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             author=j.read.page.author if j.read.page else "",
             published=j.read.page.published if j.read.page else ""))
     run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
+    archived = archive and config.archive.wayback  # else capture rows are left as they are (pending saves kept)
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
-                   [(url, c, run.finished) for url, c in captures.items()])
+                   [(url, c, run.finished) for url, c in captures.items()] if archived else [], partial=partial)
     return run
 
 
@@ -280,7 +283,8 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
         store = Store.open(config.db_path)
         try:
             async with open_client(config.fetch, config.archive.request_timeout) as client:
-                run = await check_pass(config, sources, client, store, archive=archive, progress=progress)
+                run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
+                                       partial=len(sources) < len(config.sources))
         finally:
             store.close()
         write_run_reports(config.root / "reports", run)
