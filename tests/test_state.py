@@ -3,12 +3,11 @@ steps, --only with --changed-since, partial runs."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import Server, page, run_cli, send, write_config
+from conftest import Server, commit_all, page, run_cli, send, write_config
 
 from linkcheck.config import load_config
 from linkcheck.models import Capture, CaptureState
@@ -71,14 +70,7 @@ def test_empty_only_and_changed_since_intersection_checks_nothing(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server.routes["/a"] = lambda h: send(h, 200, page("<p>a</p>"))
     config = write_config(tmp_path, [{"id": "a", "url": server.url("/a")}, {"id": "b", "url": server.url("/a")}])
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args], cwd=tmp_path,
-                       check=True, capture_output=True)
-
-    git("init", "-q")
-    git("add", "sources.toml")
-    git("commit", "-qm", "sources")
+    commit_all(tmp_path, "sources", first=True)
     config.write_text(config.read_text().replace('id = "b"', 'id = "b"\ntitle = "Edited"'))
     code, out, err = run_cli(["check", "--config", str(config), "--only", "a", "--changed-since", "HEAD"], capsys)
     assert code == 0 and out == ""
