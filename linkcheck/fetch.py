@@ -296,10 +296,12 @@ def _plain_protocol_error(exc: Exception, cause: BaseException, redirected: bool
         detail = str(getattr(cause, "message", "") or cause)
         what = "a malformed header" if "header" in detail.lower() else "a malformed HTTP answer"
         return f"the server sent {what} ({_one_line(detail)})"
-    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | ValueError) or \
-            isinstance(cause, aiohttp.InvalidURL):
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | aiohttp.InvalidURL) or \
+            type(exc) is ValueError:  # urljoin's own complaint about a Location header
         what = "the redirect target" if redirected else "the URL"
         return f"{what} is not a valid URL ({_one_line(str(exc))})"
+    if isinstance(exc, ValueError):
+        return f"the server's answer could not be decoded ({_one_line(str(exc))})"
     return ""
 
 

@@ -199,14 +199,23 @@ def _archive_url(src: Source) -> str:
 
 
 async def _captures(config: Config, store: Store, judged: list[_Judged], client: httpx.AsyncClient,
-                    archive: bool, now: datetime) -> dict[str, Capture]:
+                    archive: bool, now: datetime) -> tuple[dict[str, Capture], bool]:
+    """Each source's capture, and whether these are new states for history: when nothing was
+    asked of the archive, the stored rows are reported as they are and left alone (a pending
+    save stays pending)."""
+    def as_stored(why: str) -> tuple[dict[str, Capture], bool]:
+        return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}, False
+
     if not (archive and config.archive.wayback):
-        why = "archiving is off (--no-archive)" if config.archive.wayback else \
-            "archiving is off (archive.wayback = false)"
-        return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}
+        return as_stored("archiving is off (--no-archive)" if config.archive.wayback else
+                         "archiving is off (archive.wayback = false)")
     wayback = Wayback(client, config.archive, keys_from_env())
     jobs = [Job(_archive_url(j.source), j.link, j.drift.state is DriftState.CHANGED) for j in judged]
-    return await archive_all(jobs, wayback, store, config.archive, now)
+    try:
+        return await archive_all(jobs, wayback, store, config.archive, now), True
+    except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
+        _log.debug("internal error while archiving", exc_info=exc)
+        return as_stored(f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}")
 
 
 async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.AsyncClient, store: Store,
@@ -253,7 +262,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
     versions: list[Version] = []
     snapshots: list[SnapshotRow] = []
     judged = await _assess_all(sources, config, client, store, progress, versions, snapshots)
-    captures = await _captures(config, store, judged, client, archive, now_utc())
+    captures, archived = await _captures(config, store, judged, client, archive, now_utc())
     fail_on = failing(config.policy.fail_on)
     outcomes = []
     for j in judged:
@@ -269,7 +278,6 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             author=j.read.page.author if j.read.page else "",
             published=j.read.page.published if j.read.page else ""))
     run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
-    archived = archive and config.archive.wayback  # else capture rows are left as they are (pending saves kept)
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
                    [(url, c, run.finished) for url, c in captures.items()] if archived else [], partial=partial)
     return run

@@ -108,14 +108,14 @@ def test_a_bug_in_one_source_is_that_sources_internal_error_and_the_pass_goes_on
 
     import linkcheck.pipeline
 
-    real_extract = linkcheck.pipeline.extract
+    real_page_text = linkcheck.pipeline.page_text
 
-    def buggy(body: bytes, content_type: str = "") -> PageText:
+    def buggy(body: bytes, content_type: str) -> PageText | None:
         if b"BOOM" in body:
             raise KeyError("a bug only this page triggers")
-        return real_extract(body, content_type)
+        return real_page_text(body, content_type)
 
-    monkeypatch.setattr(linkcheck.pipeline, "extract", buggy)
+    monkeypatch.setattr(linkcheck.pipeline, "page_text", buggy)
     server.routes["/bad"] = lambda h: send(h, 200, page("<p>BOOM</p>"))
     server.routes["/good"] = lambda h: send(h, 200, page("<p>Fine words.</p>"))
     config = write_config(tmp_path, [{"id": "bad", "url": server.url("/bad"), "quotes": ["BOOM"]},
@@ -154,3 +154,31 @@ def test_the_daemon_log_carries_internal_error_tracebacks(capsys: pytest.Capture
     line = json.loads(capsys.readouterr().err)
     assert line["event"] == "internal-error" and "src" in line["message"]
     assert "ValueError: deep inside" in line["traceback"]
+
+
+def test_a_bug_in_archiving_loses_neither_the_pass_nor_pending_saves(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import linkcheck.pipeline
+    from linkcheck.store import Store
+
+    async def buggy(*args: object) -> None:
+        raise AttributeError("a bug in the archive code")
+
+    monkeypatch.setattr(linkcheck.pipeline, "archive_all", buggy)
+    server.routes["/a"] = lambda h: send(h, 200, page("<p>Words.</p>"))
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": ["Words."]}],
+                          archive={"wayback": True})
+    store = Store.open(tmp_path / "linkcheck.db")
+    store.db.execute("INSERT INTO captures (url, state, checked, message) VALUES (?, 'pending', 'x', 'saving')",
+                     (server.url("/a"),))
+    store.close()
+    code, report = check_json(config, capsys)
+    src = by_id(report)["a"]
+    assert code == 0 and src["status"] == "ok" and src["quotes"][0]["match"] == "exact"
+    assert "archiving hit an internal error" in src["archive"]["wayback"]["message"]
+    store = Store.open(tmp_path / "linkcheck.db")
+    try:
+        assert store.db.execute("SELECT state, message FROM captures").fetchall() == [("pending", "saving")]
+    finally:
+        store.close()
