@@ -95,7 +95,7 @@ def raw() -> Iterator[RawServer]:
     s.close()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(st.lists(responses(), min_size=1, max_size=4))
 def test_no_answer_can_break_a_pass(raw: RawServer, answers: list[bytes]) -> None:
