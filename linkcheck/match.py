@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
 
-from .models import MatchKind, PageText, Quote, QuoteMatch
+from . import facts
+from .models import Change, MatchKind, PageText, Quote, QuoteMatch
 
 _WS_RE = re.compile(r"\s+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
@@ -40,11 +40,8 @@ _PARA_NUMBER_RE = re.compile(r"\(?\d{1,3}[.)]")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)|(?<=[。！？])[」』）]*")
 
 
-_WORD_RE = re.compile(r"\w+(?:'\w+)?")
-_INNER_HYPHEN_RE = re.compile(r"(?<=\w)-(?=\w)")
-_NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "nobody", "nor", "neither", "without",
-                        "cannot", "nowhere"})
-NEGATION_WEIGHT = 5
+_ELLIPSIS = "..."  # what NFKC makes of "…"
+LOCATE_FLOOR = 0.5  # below this character score nothing on the page is the quoted passage
 
 
 def normalize(text: str) -> str:
@@ -122,24 +119,53 @@ class Page:
         hit = _best_occurrence(self.norm.text, nq, quote, normalize)
         if hit is not None:
             return QuoteMatch(quote.text, MatchKind.NORMALIZED, 1.0, self._found(self.norm, hit, len(nq)))
-        start, end, score = self._fuzzy(nq)
-        kind = MatchKind.FUZZY if score >= min_score else MatchKind.MISSING
-        found = self._found(self.norm, start, end - start, precise=False) if end > start else None
-        return QuoteMatch(quote.text, kind, round(score, 3), found)
+        return self._closest(quote.text, nq, min_score)
 
-    def _fuzzy(self, nq: str) -> tuple[int, int, float]:
+    def _closest(self, text: str, nq: str, min_score: float) -> QuoteMatch:
+        """The best-aligned passage, compared word by word: fuzzy when every difference leaves
+        the facts alone, altered when it is the quoted passage with a fact changed, else missing."""
+        start, end, located = self._locate(nq)
+        if end <= start:
+            return QuoteMatch(text, MatchKind.MISSING, 0.0, None)
+        nearest = self._found(self.norm, start, end - start, precise=False)
+        if located < LOCATE_FLOOR:
+            return QuoteMatch(text, MatchKind.MISSING, round(located, 3), nearest)
+        hay = self.norm.text
+        margin = max(24, (end - start) // 3)
+        w0 = max(0, start - margin)
+        window = hay[w0:min(len(hay), end + margin)]
+        page_tokens = facts.tokens(window)
+        compared = facts.compare(facts.tokens(nq), page_tokens)
+        if compared is None or compared.first < 0:  # too long to align word by word
+            kind = MatchKind.FUZZY if located >= min_score else MatchKind.MISSING
+            return QuoteMatch(text, kind, round(located, 3), nearest)
+        s, e = w0 + page_tokens[compared.first].start, w0 + page_tokens[compared.last].end
+        found = self._found(self.norm, s, e - s)
+        score = round(compared.score, 3)
+        if not facts.plausible(compared):
+            return QuoteMatch(text, MatchKind.MISSING, round(min(located, compared.score), 3), nearest)
+        if compared.facts:
+            changes = tuple(Change(_as_written(c.quote, text), _as_written(c.page, found))
+                            for c in facts.changes(compared, nq, window))
+            return QuoteMatch(text, MatchKind.ALTERED, score, found, changes=changes)
+        return QuoteMatch(text, MatchKind.FUZZY if score >= min_score else MatchKind.MISSING, score, found)
+
+    def _locate(self, nq: str) -> tuple[int, int, float]:
+        """Where the quote aligns best on the normalized page, by characters. A quote with an
+        ellipsis is located by its longest piece, widened by the length of the rest."""
         hay = self.norm.text
         if len(nq) >= len(hay):  # a quote longer than the page: compare whole strings
-            return 0, len(hay), min(fuzz.ratio(nq, hay) / 100, word_score(nq, hay))
-        res = fuzz.partial_ratio_alignment(nq, hay)
+            return 0, len(hay), fuzz.ratio(nq, hay) / 100
+        pieces = [p for p in nq.split(_ELLIPSIS) if p.strip()]
+        piece = max(pieces, key=len) if pieces else nq
+        res = fuzz.partial_ratio_alignment(piece, hay)
         if res is None:
             return 0, 0, 0.0
-        start, end = res.dest_start, res.dest_end
-        while start > 0 and hay[start - 1].isalnum():  # whole words, for the word-level score
-            start -= 1
-        while end < len(hay) and hay[end].isalnum():
-            end += 1
-        return res.dest_start, res.dest_end, min(res.score / 100, word_score(nq, hay[start:end]))
+        if piece == nq:
+            return res.dest_start, res.dest_end, res.score / 100
+        before = nq.index(piece)
+        after = len(nq) - before - len(piece)
+        return max(0, res.dest_start - 2 * before), min(len(hay), res.dest_end + 2 * after), res.score / 100
 
     def _found(self, layer: _Layer, start: int, length: int, precise: bool = True) -> str:
         """The page's own words around [start, start+length) of `layer`, widened to sentences."""
@@ -152,32 +178,12 @@ class Page:
         return _sentences_covering(original, folded, local, local + length, normalize, precise)
 
 
-def _words(text: str) -> list[str]:
-    return _WORD_RE.findall(_INNER_HYPHEN_RE.sub("", text))
-
-
-def word_score(quote: str, passage: str) -> float:
-    """Word-level similarity of two normalized texts (1.0 for CJK text, which has no words):
-    Indel over words, a misspelt word counted as the quote's word, and a negation ("not",
-    "never", "n't"...) weighing five words, so that "we plan to leave" does not pass for "we have
-    no plans to leave" however close the characters are."""
-    q = _words(quote)
-    if len(q) < 3 or _CJK_CHAR_RE.search(quote):
-        return 1.0
-    vocabulary = list(dict.fromkeys(q))  # in quote order: ties go to the earlier word, every run alike
-    known = set(vocabulary)
-
-    def as_quoted(word: str) -> str:
-        if word in known:
-            return word
-        best = max(vocabulary, key=lambda v: fuzz.ratio(word, v))
-        return best if fuzz.ratio(word, best) >= 80 else word
-
-    def weighted(words: list[str]) -> list[str]:
-        return [w for w in words for _ in range(NEGATION_WEIGHT if w in _NEGATIONS or w.endswith("n't") else 1)]
-
-    p = [as_quoted(w) for w in _words(passage)]
-    return float(Indel.normalized_similarity(weighted(q), weighted(p)))
+def _as_written(surface: str, original: str) -> str:
+    """`surface` (normalized, so lower-case) as `original` writes it, when it can be found there."""
+    if not surface:
+        return surface
+    m = re.search(re.escape(surface).replace(r"\ ", r"\s+"), original, re.I)
+    return m.group() if m else surface
 
 
 def _best_occurrence(hay: str, needle: str, quote: Quote,

@@ -22,7 +22,8 @@ from linkcheck.models import MatchKind, PageText, Quote
 DATA = Path(__file__).parent / "data"
 CORPUS = tomllib.loads((DATA / "quote-corpus.toml").read_text(encoding="utf-8"))["case"]
 EXTERNAL = DATA / "quote-cases.json"  # the public conformance cases, vendored from shared/external
-TIERS = {"exact": 0, "normalized": 1, "fuzzy": 2, "missing": 3}
+TIERS = {"exact": 0, "normalized": 1, "fuzzy": 2, "altered": 3, "missing": 4}
+NOT_FOUND = ("altered", "missing")  # a changed fact is never a match
 SCORES: dict[str, list[tuple[bool, bool]]] = {}  # suite -> [(expected found, got found)]
 
 
@@ -46,8 +47,9 @@ def test_corpus_case(case: dict[str, Any]) -> None:
     quote = Quote(case["quote"], prefix=case.get("prefix", ""), suffix=case.get("suffix", ""),
                   locator=case.get("locator"))
     result = match_quotes(page, [quote], 0.9)[0]
-    SCORES.setdefault("corpus", []).append((case["expect"] != "missing", result.match is not MatchKind.MISSING))
+    SCORES.setdefault("corpus", []).append((case["expect"] not in NOT_FOUND, result.match.value not in NOT_FOUND))
     assert result.match.value == case["expect"], (result, page.text)
+    assert [[c.quote, c.page] for c in result.changes] == case.get("changes", [])
     if "found" in case:
         assert result.found_text == case["found"]
     if result.match is not MatchKind.MISSING:
@@ -71,11 +73,11 @@ def test_external_conformance_cases_through_the_cli(server: Server, tmp_path: Pa
     wrong = []
     for case in cases:
         match = got[case["id"]]["match"]
-        SCORES.setdefault("external", []).append((case["expect"] == "found", match != "missing"))
+        SCORES.setdefault("external", []).append((case["expect"] == "found", match not in NOT_FOUND))
         if case["expect"] == "missing":
-            if match != "missing":
+            if match not in NOT_FOUND:
                 wrong.append((case["id"], match))
-        elif match == "missing" or TIERS[match] > TIERS[case["tier"]]:
+        elif match in NOT_FOUND or TIERS[match] > TIERS[case["tier"]]:
             wrong.append((case["id"], match))
     assert wrong == []
 
