@@ -145,3 +145,15 @@ def test_typography_noise_is_still_found_normalized(paragraphs: list[str], data:
 @given(st.text(max_size=200))
 def test_normalize_is_idempotent(text: str) -> None:
     assert normalize(normalize(text)) == normalize(text)
+
+
+@pytest.mark.parametrize(("body", "declared", "codec"), [
+    ("北约峰会在维尔纽斯举行，各国领导人同意加强防务合作。".encode(), "gb2312", "utf-8"),  # repaired
+    ("北约峰会在维尔纽斯举行，各国领导人同意加强防务合作。".encode("gb18030"), "gb2312", "gb18030"),
+    ("Café crème, déjà vu.".encode(), "iso-8859-1", "utf-8"),  # repaired
+    ("Café crème, déjà vu.".encode("cp1252"), "iso-8859-1", "cp1252"),
+])
+def test_charset_repair_reports_the_codec_used(body: bytes, declared: str, codec: str) -> None:
+    page = extract(b"<p>" + body + b"</p>", f"text/html; charset={declared}")
+    assert page.encoding == codec
+    assert "\ufffd" not in page.text and page.text.endswith(("合作。", "vu."))
