@@ -46,7 +46,7 @@ _IS_ELIDED = frozenset({"it", "he", "she", "that", "there", "what", "who", "here
 # and a quote word left unmatched costs more than a page word inserted, so that the quote's
 # first word is not dropped to skip words the page adds ("we [have no] plans").
 _TYPO, _SUBST = 0.3, 1.4
-_QUOTE_GAP, _PAGE_GAP = (1.5, 0.8), (0.8, 0.4)  # (content word, function word)
+_QUOTE_GAP, _PAGE_GAP = (1.5, 0.9), (0.8, 0.4)  # (content word, function word)
 MAX_CELLS = 250_000  # a longer quote against its window is not aligned word by word
 
 
