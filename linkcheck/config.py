@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from . import __version__
 from .durations import parse_duration
 from .errors import ConfigError
-from .models import PROBLEMS, LinkState, Quote, Source
+from .models import PROBLEMS, LinkState, Quote, QuoteKind, Source
 from .schedule import parse_trigger  # the daemon's own parser, so `validate` catches what it would
 
 USER_AGENT = f"linkcheck/{__version__} (+https://github.com/linkcheck/linkcheck)"
@@ -255,7 +255,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
 }
 
 _SOURCE_KEYS = ("id", "url", "title", "cites", "quotes", "article_line", "article")
-_QUOTE_KEYS = ("text", "prefix", "suffix", "locator", "note")
+_QUOTE_KEYS = ("text", "prefix", "suffix", "locator", "note", "kind")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HOST_RE = re.compile(r"[\w-][\w.~%-]*|[0-9a-f:.]+")
 
@@ -402,5 +402,8 @@ def _parse_quote(q: Any, label: str) -> Quote:
     locator = q.get("locator")
     if locator is not None and (isinstance(locator, bool) or not isinstance(locator, int) or locator < 1):
         raise ConfigError(f"{label} key 'locator': expected a paragraph number (1 or more), got {locator!r}.")
+    kind = q.get("kind", QuoteKind.QUOTE.value)
+    if kind not in {k.value for k in QuoteKind}:
+        raise ConfigError(f"{label} key 'kind': expected \"quote\" or \"paraphrase\", got {kind!r}.")
     return Quote(text=text, prefix=q.get("prefix", ""), suffix=q.get("suffix", ""), locator=locator,
-                 note=q.get("note", ""))
+                 note=q.get("note", ""), kind=QuoteKind(kind))

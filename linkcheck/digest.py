@@ -37,6 +37,7 @@ class Item:
     removed: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     similarity: float | None = None
+    word_changes: tuple[dict[str, Any], ...] = ()  # quotes whose words differ from the page or the last pass
 
     def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
         """(label, href) of the live page, the local snapshot and the Wayback capture it has."""
@@ -68,7 +69,9 @@ def _item(r: dict[str, Any], **extra: Any) -> Item:
                 problems=tuple(r.get("problems", [])), message=r.get("message", ""), checked=r["checked"],
                 snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
-                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"), **extra)
+                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
+                word_changes=tuple(q for q in r.get("quotes", []) if q.get("changes") or q.get("passage_changes")),
+                **extra)
 
 
 def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:

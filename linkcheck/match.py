@@ -15,13 +15,14 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rapidfuzz import fuzz
 
 from . import facts
-from .models import Change, MatchKind, PageText, Quote, QuoteMatch
+from .models import Change, MatchKind, PageText, Quote, QuoteKind, QuoteMatch
+from .paraphrase import SentenceIndex
 
 _WS_RE = re.compile(r"\s+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
@@ -108,18 +109,41 @@ class Page:
     def find(self, quote: Quote, min_score: float) -> QuoteMatch:
         if quote.locator is not None and quote.locator in self.page.paragraphs:
             para = PageText(text=self.page.paragraphs[quote.locator], main="")
-            return Page(para).find(Quote(quote.text, quote.prefix, quote.suffix), min_score)
+            return Page(para).find(Quote(quote.text, quote.prefix, quote.suffix, kind=quote.kind), min_score)
         wanted = _WS_RE.sub(" ", quote.text).strip()
         hit = _best_occurrence(self.exact.text, wanted, quote, lambda s: _WS_RE.sub(" ", s))
         if hit is not None:
             return QuoteMatch(quote.text, MatchKind.EXACT, 1.0, self._found(self.exact, hit, len(wanted)))
         nq = normalize_quote(quote.text)
         if not nq or not self.norm.text:
-            return QuoteMatch(quote.text, MatchKind.MISSING, 0.0, None)
+            kind = MatchKind.UNVERIFIABLE if quote.kind is QuoteKind.PARAPHRASE else MatchKind.MISSING
+            return QuoteMatch(quote.text, kind, 0.0, None)
         hit = _best_occurrence(self.norm.text, nq, quote, normalize)
         if hit is not None:
             return QuoteMatch(quote.text, MatchKind.NORMALIZED, 1.0, self._found(self.norm, hit, len(nq)))
+        if quote.kind is QuoteKind.PARAPHRASE:
+            return self._paraphrase(quote.text, nq)
         return self._closest(quote.text, nq, min_score)
+
+    @cached_property
+    def sentences(self) -> list[tuple[int, int, int]]:
+        """(line, start, end) of every sentence of the page."""
+        return [(k, s, e) for k, line in enumerate(self.lines) for s, e in sentence_spans(line)]
+
+    @cached_property
+    def sentence_index(self) -> SentenceIndex:
+        return SentenceIndex([normalize(self.lines[k][s:e]) for k, s, e in self.sentences])
+
+    def _paraphrase(self, text: str, nq: str) -> QuoteMatch:
+        """The sentences the paraphrase restates; `unverifiable` (with the nearest one) when no
+        passage shares enough of its words: a paraphrase is never `missing` for its wording."""
+        located = self.sentence_index.locate(nq)
+        if located is None:
+            return QuoteMatch(text, MatchKind.UNVERIFIABLE, 0.0, None)
+        (k1, s1, _), (k2, _, e2) = self.sentences[located.first], self.sentences[located.last]
+        found = self.lines[k1][s1:e2] if k1 == k2 else f"{self.lines[k1][s1:]} {self.lines[k2][:e2]}"
+        kind = MatchKind.FUZZY if located.plausible else MatchKind.UNVERIFIABLE
+        return QuoteMatch(text, kind, round(located.coverage, 3), found)
 
     def _closest(self, text: str, nq: str, min_score: float) -> QuoteMatch:
         """The best-aligned passage, compared word by word: fuzzy when every difference leaves
@@ -145,7 +169,7 @@ class Page:
         if not facts.plausible(compared):
             return QuoteMatch(text, MatchKind.MISSING, round(min(located, compared.score), 3), nearest)
         if compared.facts:
-            changes = tuple(Change(_as_written(c.quote, text), _as_written(c.page, found))
+            changes = tuple(Change(as_written(c.quote, text), as_written(c.page, found))
                             for c in facts.changes(compared, nq, window))
             return QuoteMatch(text, MatchKind.ALTERED, score, found, changes=changes)
         return QuoteMatch(text, MatchKind.FUZZY if score >= min_score else MatchKind.MISSING, score, found)
@@ -178,11 +202,14 @@ class Page:
         return _sentences_covering(original, folded, local, local + length, normalize, precise)
 
 
-def _as_written(surface: str, original: str) -> str:
+def as_written(surface: str, original: str) -> str:
     """`surface` (normalized, so lower-case) as `original` writes it, when it can be found there."""
     if not surface:
         return surface
-    m = re.search(re.escape(surface).replace(r"\ ", r"\s+"), original, re.I)
+    pattern = re.escape(surface).replace(r"\ ", r"\s+")
+    if not _CJK_CHAR_RE.search(surface):  # whole words: "all" is not the start of "Allies"
+        pattern = rf"(?<!\w){pattern}(?!\w)"
+    m = re.search(pattern, original, re.I)
     return m.group() if m else surface
 
 
@@ -244,8 +271,8 @@ def _sentences_covering(original: str, folded: str, start: int, end: int,
 
 def match_quotes(page: PageText, quotes: Sequence[Quote], min_score: float) -> tuple[QuoteMatch, ...]:
     prepared = Page(page)
-    return tuple(prepared.find(q, min_score) for q in quotes)
+    return tuple(replace(prepared.find(q, min_score), kind=q.kind) for q in quotes)
 
 
 def unverifiable(quotes: Sequence[Quote]) -> tuple[QuoteMatch, ...]:
-    return tuple(QuoteMatch(q.text, MatchKind.UNVERIFIABLE, 0.0, None) for q in quotes)
+    return tuple(QuoteMatch(q.text, MatchKind.UNVERIFIABLE, 0.0, None, kind=q.kind) for q in quotes)

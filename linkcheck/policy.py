@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .models import Change, Drift, DriftState, LinkState, MatchKind, QuoteMatch, Status
+from .models import Change, Drift, DriftState, LinkState, MatchKind, QuoteKind, QuoteMatch, Status
 
 # Problems that mean "we could not look", not "the citation is wrong".
 UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop"})
 # Problems that make a source a warning when they do not make it broken.
-WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed"}
+WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed", "quote-changed"}
 # A fail_on name also covers these stronger forms of itself.
 _ALSO = {"quote-missing": {"quote-lost", "quote-altered"}, "dead": {"confirmed-dead"}, "changed": {"content-changed"}}
 
@@ -41,8 +41,10 @@ def quote_problems(quotes: Sequence[QuoteMatch]) -> list[str]:
         problems.append("quote-missing")
     if any(q.match is MatchKind.ALTERED for q in quotes):
         problems.append("quote-altered")
-    if any(q.match is MatchKind.FUZZY for q in quotes):
+    if any(q.match is MatchKind.FUZZY and q.kind is QuoteKind.QUOTE for q in quotes):
         problems.append("quote-fuzzy")
+    if any(q.passage_changes for q in quotes):
+        problems.append("quote-changed")
     return problems
 
 
@@ -88,6 +90,15 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
         else:
             hint = ""
         parts.append(f"{what} not on the page{hint}")
+    changed = [q for q in quotes if q.passage_changes]
+    if changed:
+        parts.append(f"the passage {'a quote' if len(quotes) > 1 else 'the quote'} matched on the last check "
+                     f"reads differently now ({changes_text(changed[0].passage_changes)})")
+    unlocated = [q for q in quotes if q.kind is QuoteKind.PARAPHRASE and q.match is MatchKind.UNVERIFIABLE]
+    if unlocated and link is LinkState.ALIVE:
+        nearest = unlocated[0].found_text
+        parts.append("the passage a paraphrase restates could not be located"
+                     + (f" (nearest: “{_short(nearest)}”)" if nearest else ""))
     if drift.state is DriftState.CHANGED:
         parts.append(f"the main text changed since the last snapshot (similarity {drift.similarity:.2f})")
     text = "; ".join(parts[:3])
