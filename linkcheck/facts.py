@@ -1,13 +1,13 @@
 """Does a passage say what the quote says? Word by word, which differences change a fact. Pure.
 
-Both texts are cut into tokens (words, numbers, single CJK characters), aligned with a small
+Both texts are cut into tokens (words, numbers, katakana words, single kanji and kana), aligned with a small
 dynamic program whose page side has free ends (the quote is a piece of the page), and every
 run of differing tokens is judged. A difference changes no fact when it only involves
 function words (articles, light prepositions, conjunctions, auxiliaries; in Japanese the kana
-particles), a compound written apart or hyphenated, an elision ("it's" is read as "it is"),
+particles), a word hyphenated on one side and written apart on the other, an elision ("it's" is read as "it is"),
 words left out at an ellipsis, or a typo (one letter off in a word of four or more letters,
 never in a number). Anything else — a number, a name, a negation, a pronoun, any content word,
-a kanji or katakana character — is a changed fact, reported as `Change(quote, page)`.
+a kanji, a katakana word — is a changed fact, reported as `Change(quote, page)`.
 Numbers are compared as numbers: "1,200" is "1200", "１２" is "12".
 """
 

@@ -1,8 +1,11 @@
-"""Does the page still say what the article quotes? Exact → normalized → fuzzy. Pure.
+"""Does the page still say what the article quotes? Exact → normalized → fuzzy or altered. Pure.
 
 One `normalize()` is used for quotes and pages alike. A page is prepared once (`Page`) and
-then every quote is looked up in it; the fuzzy tier is rapidfuzz's `partial_ratio_alignment`
-(best-aligned substring, Indel similarity), whose cost grows linearly with the page.
+then every quote is looked up in it. A quote not found verbatim is located with rapidfuzz's
+`partial_ratio_alignment` (best-aligned substring, Indel similarity; cost linear in the page),
+then compared word by word with the passage there (`facts`): `fuzzy` when no difference
+changes a fact, `altered` when the passage is the quoted one with a fact changed, `missing`
+otherwise. Paraphrases are located by the words they share with the page (`paraphrase`).
 
 `found_text` is mapped back from the normalized page to the page's own lines, then widened
 to whole sentences: an approximation that can include one sentence too many when a page

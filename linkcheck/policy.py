@@ -75,7 +75,8 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
     if altered:
         what = "the quoted passage reads differently" if len(quotes) == 1 else \
             f"{len(altered)} of {len(quotes)} quotes read differently"
-        parts.append(f"{what} on the page ({changes_text(altered[0].changes)}); it says: "
+        every = [c for q in altered for c in q.changes]
+        parts.append(f"{what} on the page ({changes_text(every)}); it says: "
                      f"“{_short(altered[0].found_text)}”")
     if lost:
         parts.append(f"{len(lost)} quoted passage{'s are' if len(lost) > 1 else ' is'} no longer on the "
