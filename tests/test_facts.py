@@ -93,3 +93,36 @@ def test_any_one_number_changed_is_altered_with_that_change(words: list[str], da
     result = match_quotes(PageText(text=sentence, main=sentence), [Quote(quote)], 0.9)[0]
     assert result.match is MatchKind.ALTERED
     assert [(c.quote, c.page) for c in result.changes] == [(str(new), str(old))]
+
+
+_CONTENT = ["alliance", "summit", "members", "border", "budget", "council", "treaty", "ministers", "defence",
+            "capital", "region", "partners", "talks", "harbour", "election", "pipeline"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(_CONTENT), min_size=6, max_size=20), st.data())
+def test_any_one_content_word_swapped_is_altered(words: list[str], data: st.DataObject) -> None:
+    at = data.draw(st.integers(0, len(words) - 1))
+    new = data.draw(st.sampled_from([w for w in _CONTENT if w != words[at]]))
+    sentence = " ".join(words) + "."
+    quote = " ".join([*words[:at], new, *words[at + 1:]])
+    result = match_quotes(PageText(text=sentence, main=sentence), [Quote(quote)], 0.9)[0]
+    assert result.match is MatchKind.ALTERED, result
+    assert (new, words[at]) in [(c.quote, c.page) for c in result.changes]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(_CONTENT), min_size=8, max_size=20), st.data())
+def test_differences_that_change_no_fact_stay_found(words: list[str], data: st.DataObject) -> None:
+    at = data.draw(st.integers(1, len(words) - 2))
+    harmless = data.draw(st.sampled_from([
+        lambda w: [*w[:at], "the", *w[at:]],  # an article added
+        lambda w: [*w[:at], w[at].upper() + ",", *w[at + 1:]],  # case and punctuation
+        lambda w: [*w[:at], w[at][:2] + w[at][3:], *w[at + 1:]],  # a letter dropped (a typo)
+        lambda w: [*w[:at], "…", *w[at + 1:]],  # an ellipsis for a word left out
+    ]))
+    sentence = " ".join(words) + "."
+    quote = " ".join(harmless(words))
+    result = match_quotes(PageText(text=sentence, main=sentence), [Quote(quote)], 0.9)[0]
+    assert result.match in (MatchKind.FUZZY, MatchKind.NORMALIZED, MatchKind.EXACT), (quote, result)
+    assert result.changes == ()
