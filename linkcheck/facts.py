@@ -26,6 +26,8 @@ _L = rf"[^\W_{_CJK}]"  # a word character that is not CJK
 _KATAKANA = "\u30a1-\u30fa\u30fc-\u30ff"
 _TOKEN_RE = re.compile(  # a katakana word (a name, a loanword) is one token, kanji and kana one each
     rf"(?P<kata>[{_KATAKANA}]+)|(?P<cjk>[{_CJK}])|(?P<num>\d+(?:[.,]\d+)*{_L}*)|(?P<word>{_L}+(?:['\-]{_L}+)*)|(?P<gap>\.\.\.|…)|(?P<pct>%)")
+# Reference markers ("[3]", "[a]", "[note 2]", "[citation needed]") are furniture inside a sentence.
+_MARKER_RE = re.compile(r"\[(?:\d{1,3}|[a-z]{1,2}|(?:note|nb) ?\d{1,3}|citation needed)\]")
 _THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 ARTICLES = frozenset({"a", "an", "the"})
@@ -68,7 +70,9 @@ class Token:
 
 
 def tokens(text: str) -> list[Token]:
-    """Tokens of a normalized text (see `match.normalize`), contractions expanded in place."""
+    """Tokens of a normalized text (see `match.normalize`), contractions expanded in place,
+    reference markers left out (blanked, so that offsets still point into `text`)."""
+    text = _MARKER_RE.sub(lambda m: " " * len(m.group()), text)
     out: list[Token] = []
     for m in _TOKEN_RE.finditer(text):
         kind = m.lastgroup or "word"

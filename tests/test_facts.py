@@ -50,6 +50,8 @@ RULES = [
      "It is the largest port in the region … on Monday after the meeting.", "fuzzy", []),
     ("hyphenation", "The long-term plan was approved by the council after a debate.",
      "The long term plan was approved by the council after a debate.", "fuzzy", []),
+    ("reference-markers", "The city has 12 parks,[3] more than any other city[a] in the region.[note 2]",
+     "The city has 12 parks, more than any other city in the region.", "fuzzy", []),
     ("unrelated", PORT, "The minister resigned after the election results were announced.", "missing", []),
     ("ja-exact", JA, "加盟国が同意し条件が満たされれば", "exact", []),
     ("ja-kanji", JA, "加盟国が合意し条件が満たされれば", "altered", [("合", "同")]),
