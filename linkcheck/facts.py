@@ -39,7 +39,7 @@ AUXILIARIES = frozenset({"be", "is", "are", "was", "were", "been", "being", "am"
                          "may", "might", "must"})
 KANA_PARTICLES = frozenset("はがをにでとのへもやかねよ")
 FUNCTION_WORDS = ARTICLES | PREPOSITIONS | CONJUNCTIONS | AUXILIARIES | KANA_PARTICLES
-_NOT_STEMS = {"won": "will", "can": "can", "shan": "shall", "ain": "is"}
+_NOT_STEMS = {"wo": "will", "ca": "can", "sha": "shall", "ai": "is"}  # won't, can't, shan't, ain't
 _ELISIONS = {"ll": "will", "re": "are", "ve": "have", "m": "am", "d": "would"}
 _IS_ELIDED = frozenset({"it", "he", "she", "that", "there", "what", "who", "here", "where", "how"})
 
