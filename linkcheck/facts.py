@@ -249,6 +249,12 @@ def compare(q: Sequence[Token], p: Sequence[Token]) -> Comparison | None:
         if j is not None:
             run_p.append(p[j])
     close()
+    if on_page:  # a contraction cut by the quote's edge is read whole: "that is" does not quote "that isn't"
+        head = [t for t in p[:first] if t.start == p[first].start]
+        tail = [t for t in p[last + 1:] if t.start == p[last].start]
+        facts[:0] = [((), tuple(head))] if head and not _harmless((), head) else []
+        facts += [((), tuple(tail))] if tail and not _harmless((), tail) else []
+        first, last = first - len(head), last + len(tail)
     covered = [p[j] for j in range(first, last + 1) if j not in skipped] if on_page else []
     quote_keys = " ".join(t.key for t in q if t.kind != "gap")
     score = float(Indel.normalized_similarity(quote_keys, " ".join(t.key for t in covered)))

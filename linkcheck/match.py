@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -216,15 +216,33 @@ def as_written(surface: str, original: str) -> str:
     return m.group() if m else surface
 
 
+def _occurrences(hay: str, needle: str) -> Iterator[int]:
+    """Offsets of `needle` in `hay` that do not cut a word: "he faced" is not in "she faced", nor
+    "that is" in "that isn't" (CJK text has no spaces between words and is not checked)."""
+    starts_word = _edge_is_word(needle[:1])
+    ends_word = _edge_is_word(needle[-1:])
+    pos = hay.find(needle)
+    while pos >= 0:
+        end = pos + len(needle)
+        cut_before = starts_word and _edge_is_word(hay[pos - 1:pos])
+        if not cut_before and not (ends_word and _edge_is_word(hay[end:end + 1])):
+            yield pos
+        pos = hay.find(needle, pos + 1)
+
+
+def _edge_is_word(ch: str) -> bool:
+    return ch.isalnum() and not _CJK_CHAR_RE.match(ch)
+
+
 def _best_occurrence(hay: str, needle: str, quote: Quote,
                      fold: Callable[[str], str]) -> int | None:
     """Offset of `needle` in `hay`; with prefix/suffix given, the occurrence they fit best."""
-    pos = hay.find(needle)
-    if pos < 0 or not (quote.prefix or quote.suffix):
-        return None if pos < 0 else pos
+    found = _occurrences(hay, needle)
+    if not (quote.prefix or quote.suffix):
+        return next(found, None)
     prefix, suffix = fold(quote.prefix).strip(), fold(quote.suffix).strip()
-    best, best_score = pos, -1.0
-    while pos >= 0:
+    best, best_score = None, -1.0
+    for pos in found:
         score = 0.0
         if prefix:
             score += fuzz.ratio(prefix, hay[max(0, pos - len(prefix) - 1):pos].strip())
@@ -233,7 +251,6 @@ def _best_occurrence(hay: str, needle: str, quote: Quote,
             score += fuzz.ratio(suffix, hay[end:end + len(suffix) + 1].strip())
         if score > best_score:
             best, best_score = pos, score
-        pos = hay.find(needle, pos + 1)
     return best
 
 

@@ -37,6 +37,8 @@ RULES = [
      "Officials said they can't expect the talks to resume this year.", "fuzzy", []),
     ("won't", "Officials said they will not resume the talks this year.",
      "Officials said they won't resume the talks this year.", "fuzzy", []),
+    ("contraction-cut-by-the-edge", "Avoid food that isn't good.", "Avoid food that is", "altered",
+     [("", "isn't")]),
     ("pronoun", HE, "Many years later, as she faced the firing squad", "altered", [("she", "he")]),
     ("name", HE, "as he faced the firing squad, Colonel Aureliano Segundo was to remember", "altered",
      [("Segundo", "Buendía")]),
