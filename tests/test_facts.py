@@ -39,6 +39,8 @@ RULES = [
      "Officials said they won't resume the talks this year.", "fuzzy", []),
     ("contraction-cut-by-the-edge", "Avoid food that isn't good.", "Avoid food that is", "altered",
      [("", "isn't")]),
+    ("word-cut-by-the-edge", "Many years later, as she faced the firing squad.", "he faced the firing squad",
+     "altered", [("he", "she")]),
     ("pronoun", HE, "Many years later, as she faced the firing squad", "altered", [("she", "he")]),
     ("name", HE, "as he faced the firing squad, Colonel Aureliano Segundo was to remember", "altered",
      [("Segundo", "Buendía")]),
