@@ -28,6 +28,7 @@ _TOKEN_RE = re.compile(  # a katakana word (a name, a loanword) is one token, ka
     rf"(?P<kata>[{_KATAKANA}]+)|(?P<cjk>[{_CJK}])|(?P<num>\d+(?:[.,]\d+)*{_L}*)|(?P<word>{_L}+(?:['\-]{_L}+)*)|(?P<gap>\.\.\.|…)|(?P<pct>%)")
 # Reference markers ("[3]", "[a]", "[note 2]", "[citation needed]") are furniture inside a sentence.
 _MARKER_RE = re.compile(r"\[(?:\d{1,3}|[a-z]{1,2}|(?:note|nb) ?\d{1,3}|citation needed)\]")
+_HANGUL_RE = re.compile("[\uac00-\ud7a3]")
 _THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 ARTICLES = frozenset({"a", "an", "the"})
@@ -111,7 +112,10 @@ def _expand(word: str) -> list[str]:
 
 
 def _typo(a: Token, b: Token) -> bool:
-    return a.kind == b.kind == "word" and min(len(a.key), len(b.key)) >= 4 and OSA.distance(a.key, b.key) == 1
+    """One letter off in a word of four letters or more. A Hangul syllable is not a letter: one
+    changed syllable is another word."""
+    return a.kind == b.kind == "word" and min(len(a.key), len(b.key)) >= 4 and \
+        OSA.distance(a.key, b.key) == 1 and not _HANGUL_RE.search(a.key + b.key)
 
 
 def _gap_cost(t: Token, costs: tuple[float, float]) -> float:

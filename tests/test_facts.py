@@ -60,6 +60,8 @@ RULES = [
      "The long term plan was approved by the council after a debate.", "fuzzy", []),
     ("reference-markers", "The city has 12 parks,[3] more than any other city[a] in the region.[note 2]",
      "The city has 12 parks, more than any other city in the region.", "fuzzy", []),
+    ("ko-syllable", "대한민국 정부는 오늘 새로운 예산안을 발표했다.", "대한만국 정부는 오늘 새로운 예산안을 발표했다",
+     "altered", [("대한만국", "대한민국")]),
     ("unrelated", PORT, "The minister resigned after the election results were announced.", "missing", []),
     ("ja-exact", JA, "加盟国が同意し条件が満たされれば", "exact", []),
     ("ja-kanji", JA, "加盟国が合意し条件が満たされれば", "altered", [("合", "同")]),
