@@ -11,6 +11,8 @@ import pytest
 from conftest import Server, by_id, check_json, page, run_cli, send, write_config
 
 import linkcheck
+from linkcheck.match import match_quotes
+from linkcheck.models import PageText, Quote, QuoteKind
 from linkcheck.reporters.digest_html import marked
 
 SCHEMA = json.loads((Path(linkcheck.__file__).parent / "schema" / "report.schema.json").read_text())
@@ -99,3 +101,25 @@ def test_a_paraphrase_is_located_watched_and_never_missing(
 ])
 def test_changed_words_are_marked_in_the_digest(text: str, words: list[str], html: str) -> None:
     assert marked(text, words) == html
+
+
+COMMUNIQUE = "\n".join([
+    NATO,
+    "24. We remain open to constructive engagement with the PRC, including to build reciprocal transparency.",
+    "25. The Indo-Pacific is important for NATO, given that developments in that region can directly affect "
+    "Euro-Atlantic security.",
+])
+
+
+@pytest.mark.parametrize(("restated", "kind", "found"), [
+    ("the relationship with China remains open", "fuzzy", "We remain open to constructive engagement"),
+    ("inviting Ukraine to join the alliance when agreed by member countries and when conditions are met", "fuzzy",
+     "We will be in a position to extend an invitation"),
+    ("events in the Indo-Pacific can directly affect Euro-Atlantic security", "fuzzy", "The Indo-Pacific is"),
+    ("Japan signed a space cooperation framework with Brazil", "unverifiable", None),
+])
+def test_paraphrases_are_located_by_the_words_they_share(restated: str, kind: str, found: str | None) -> None:
+    result = match_quotes(PageText(text=COMMUNIQUE, main=COMMUNIQUE), [Quote(restated, kind=QuoteKind.PARAPHRASE)],
+                          0.9)[0]
+    assert result.match.value == kind and result.kind is QuoteKind.PARAPHRASE
+    assert (result.found_text or "").startswith(found or "")
