@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .drift import text_hash
-from .extract import extract
 from .match import match_quotes, unverifiable
 from .models import FetchResult, LinkState, MatchKind, PageText, Quote, QuoteMatch
+from .pdf import with_pages
+from .readable import no_text_reason, page_text
 from .verdict import Verdict, classify
 
 UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
@@ -43,11 +44,16 @@ def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], 
     """Judge a fetched page. `page` is given for adapters that read the text themselves (tweets);
     otherwise it is extracted from `fetch.body`. `recent` are the source's last text hashes."""
     if page is None and fetch.error is None:
-        page = extract(fetch.body, fetch.header("content-type"))
+        page = page_text(fetch.body, fetch.header("content-type"))
     verdict = classify(fetch, page)
+    if page is None and fetch.error is None and quotes and verdict.link not in UNREADABLE:
+        verdict = Verdict(verdict.link, (*verdict.problems, "no-text"),
+                          "; ".join(m for m in (verdict.message, no_text_reason(fetch)) if m))
     if page is None or verdict.link in UNREADABLE:
         return Analysis(verdict, unverifiable(quotes), None, None)
     found = match_quotes(page, quotes, min_score)
+    if page.encoding == "pdf":
+        found = with_pages(page, found)
     if verdict.link is LinkState.SOFT_404 and found and all(
             q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in found):
         # The error-page heuristics misfired: the cited words are on the page.

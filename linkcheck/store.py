@@ -273,10 +273,16 @@ class Store:
         return row[0] if row else None
 
     def last_run(self) -> tuple[str, str] | None:
-        """(started, finished) of the last complete pass."""
+        """The last complete pass: a killed pass, or one over some sources only (`--only`), is partial."""
         row = self.db.execute("SELECT started, finished FROM runs WHERE partial = 0 ORDER BY id DESC LIMIT 1"
                               ).fetchone()
         return (row[0], row[1]) if row else None
+
+    def history(self, source_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The source's results, newest first, each with the time it was checked."""
+        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+            f"SELECT {self._ROW} FROM outcomes o JOIN details d ON d.id = o.detail_id WHERE o.source_id = ? "
+            "ORDER BY o.run_id DESC LIMIT ?", (source_id, limit))]
 
     def timeline(self, source_id: str, since: str = "", limit: int = 200) -> list[dict[str, str]]:
         """The source's checked/status/link, newest first, from typed columns only (no detail read)."""
