@@ -9,6 +9,7 @@ sent back only when it is a new version (history stores it and drift compares it
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -73,7 +74,10 @@ class CpuPool:
     an `Analysis` comes back."""
 
     def __init__(self, workers: int) -> None:
-        self._pool = ProcessPoolExecutor(workers) if workers > 1 else None
+        # forkserver: workers are forked from a clean process, never from this one while its other
+        # threads (a daemon's, a test server's) may hold a lock.
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) \
+            if workers > 1 else None
 
     async def analyse(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote],
                       min_score: float, recent: Sequence[str]) -> Analysis:
