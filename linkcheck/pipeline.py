@@ -307,7 +307,10 @@ class _Pass:
             for i in indexes:  # one shared iterator: each source is taken by exactly one worker
                 await self._one(i, last_try)
 
-        size = min(self.config.fetch.concurrency * 4, len(self.sources)) or 1
+        # Each worker holds at most one page (while it waits for a parser process), so this bounds a
+        # pass's memory; twice the fetch concurrency so that workers queued behind one busy host
+        # (`per_host`) leave others to fetch from the rest.
+        size = min(self.config.fetch.concurrency * 2, len(self.sources)) or 1
         await asyncio.gather(*(worker() for _ in range(size)))
 
     async def _one(self, i: int, last_try: bool) -> None:
