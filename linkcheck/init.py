@@ -9,7 +9,9 @@ import json
 import os
 import re
 import sys
+import tempfile
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +20,7 @@ from .config import load_config
 from .errors import UsageError
 from .fsutil import atomic_write
 from .models import MatchKind
+from .reporters.common import plural
 
 HEADER = """# Sources cited by {article}, written by `linkcheck init`.
 # Review the quotes: a paraphrase or a translation will not be found on the page; replace it by
@@ -141,13 +144,13 @@ def run_init(article: Path, output: Path, force: bool, merge: bool, check: bool)
         print(f"linkcheck: warning: {warning}", file=sys.stderr)
     if output.exists() and merge:
         text, n_src, n_quotes = merge_config(output.read_text(encoding="utf-8"), parsed, rel)
-        summary = f"added {n_src} sources and {n_quotes} quotes to {output}"
+        summary = f"added {plural(n_src, 'source')} and {plural(n_quotes, 'quote')} to {output}"
     elif output.exists() and not force:
         raise UsageError(f"{output} already exists; use --force to overwrite it or --merge to add to it")
     else:
         text = render_config(parsed, rel)
-        summary = f"wrote {output}: {len(parsed.sources)} sources, " \
-                  f"{sum(len(s.quotes) for s in parsed.sources)} quotes"
+        summary = f"wrote {output}: {plural(len(parsed.sources), 'source')}, " \
+                  f"{plural(sum(len(s.quotes) for s in parsed.sources), 'quote')}"
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # merging into hand-made TOML we could not follow
@@ -162,8 +165,11 @@ def run_init(article: Path, output: Path, force: bool, merge: bool, check: bool)
 def _first_check(config_path: Path) -> int:
     from .pipeline import run_pass
 
-    config = load_config(config_path)
-    run = asyncio.run(run_pass(config, archive=False))
+    # The first check runs in a scratch folder: `init --check` leaves nothing behind but its
+    # output (no history database, lock, snapshots or reports beside the new sources.toml).
+    with tempfile.TemporaryDirectory(prefix="linkcheck-init-") as scratch:
+        config = replace(load_config(config_path), path=Path(scratch) / config_path.name)
+        run = asyncio.run(run_pass(config, archive=False))
     for o in run.outcomes:
         for q in o.quotes:
             if q.match is MatchKind.EXACT:

@@ -23,6 +23,11 @@ def quote_line(text: str, match: MatchKind, score: float, found: str | None, lim
     return line
 
 
+def plural(n: int, word: str) -> str:
+    """`1 source`, `2 sources`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def md_escape(text: str) -> str:
     """Text safe inside a Markdown table cell or line."""
     return (text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
