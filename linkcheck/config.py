@@ -74,6 +74,7 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class NotifySettings:
+    urls: tuple[str, ...] = ()  # Apprise URLs: slack://, matrixs://, msteams://, discord://, ntfys://, mailtos://, json://
     webhook: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
@@ -83,7 +84,12 @@ class NotifySettings:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.webhook or (self.smtp_host and self.smtp_to))
+        return bool(self.urls or self.webhook or (self.smtp_host and self.smtp_to))
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    base_url: str = ""  # where the config's folder is served (reports/, snapshots/): links become absolute
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class Config:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def root(self) -> Path:
@@ -205,6 +212,23 @@ def _fail_on(v: Any) -> tuple[str, ...]:
     return items
 
 
+def _notify_urls(v: Any) -> tuple[str, ...]:
+    """Apprise URLs, parsed offline (no message is sent) so that `validate` catches a typo."""
+    import apprise
+
+    items = _strings(v)
+    for item in items:
+        if not apprise.Apprise().add(item):
+            raise ValueError(f"{item.split('://')[0]!r}://… is not a notification URL Apprise understands "
+                             "(see https://github.com/caronc/apprise/wiki for each service's form)")
+    return items
+
+
+def _base_url(v: Any) -> str:
+    url = _http_url(v)
+    return url if url.endswith("/") else url + "/"
+
+
 def _schedule(v: Any) -> str:
     v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
     parse_trigger(v, "UTC")
@@ -253,12 +277,16 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "drift_window": ("drift_window", _positive(int, "a whole number")),
     }),
     "notify": (NotifySettings, {
+        "urls": ("urls", _notify_urls),
         "webhook": ("webhook", _http_url),
         "smtp_host": ("smtp_host", _type(str, "a host name")),
         "smtp_port": ("smtp_port", _positive(int, "a port number")),
         "smtp_from": ("smtp_from", _type(str, "an address")),
         "smtp_to": ("smtp_to", _strings),
         "smtp_starttls": ("smtp_starttls", _type(bool, "true or false")),
+    }),
+    "report": (ReportSettings, {
+        "base_url": ("base_url", _base_url),
     }),
 }
 

@@ -32,8 +32,17 @@ from .schedule import next_after, parse_trigger
 from .store import Store
 
 
+def _plain(value: Any) -> str:
+    """A field's value in a plain log line: lists comma-joined, text with spaces quoted."""
+    if isinstance(value, list | tuple):
+        value = ",".join(map(str, value))
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() or c == '"' for c in text) else text
+
+
 class Log:
-    """One line per event on stderr: plain `time event key=value ...`, or JSON lines."""
+    """One line per event on stderr: plain `time event message key=value ...`, or JSON lines whose
+    values keep their types (numbers as numbers, lists as lists) for log pipelines."""
 
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
@@ -44,7 +53,7 @@ class Log:
             line = json.dumps({"time": now, "event": event, **({"message": message} if message else {}), **fields},
                               ensure_ascii=False)
         else:
-            pairs = " ".join(f"{k}={v}" for k, v in fields.items())
+            pairs = " ".join(f"{k}={_plain(v)}" for k, v in fields.items())
             line = " ".join(p for p in (now, event, message, pairs) if p)
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
@@ -97,8 +106,12 @@ class Daemon:
         captures = [o.capture.state for o in run.outcomes]
         self.log("pass", reason=reason, sources=len(run.outcomes), ok=run.count(Status.OK),
                  warning=run.count(Status.WARNING), broken=run.count(Status.BROKEN),
-                 duration=f"{time.monotonic() - started:.1f}s",
+                 seconds=round(time.monotonic() - started, 1),
                  saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING))
+        for o in run.outcomes:  # which sources, and why: what an operator acts on
+            if o.status is Status.BROKEN:
+                self.log("broken", o.message, source=o.source.id, problems=list(o.problems), url=o.source.url,
+                         articles=sorted({c.article for c in o.source.cited_in} | ({o.source.article} - {""})))
         if config.notify.enabled:
             await self._notify_new_problems(config, run, before)
 
@@ -113,7 +126,7 @@ class Daemon:
         new = [o for o in run.outcomes if o.status is not Status.OK
                and set(o.problems) - before.get(o.source.id, set()) - {"archive-failed"}]
         if new:
-            for error in await notify_problems(config.notify, run, new):
+            for error in await notify_problems(config.notify, run, new, config.report.base_url):
                 self.log("notify-failed", error)
 
     async def _digest_due(self) -> None:
@@ -132,7 +145,7 @@ class Daemon:
             store.close()
         self.log("digest", path=str(paths[1].relative_to(config.root)), broke=len(digest.broke),
                  changed=len(digest.changed))
-        for error in await notify_digest(config.notify, digest, paths[0]):
+        for error in await notify_digest(config.notify, digest, paths[0], config.report.base_url):
             self.log("notify-failed", error)
 
     async def _watch(self) -> None:
@@ -187,8 +200,8 @@ class Daemon:
         self._schedule()
         self.scheduler.add_job(self._watch, "interval", seconds=2, id="watch", coalesce=True, max_instances=1)
         self.scheduler.start()
-        self.log("started", config=str(self.path), check=f'"{self.config.schedule.check}"',
-                 report=f'"{self.config.schedule.report}"', sources=len(self.config.sources))
+        self.log("started", config=str(self.path), check=self.config.schedule.check,
+                 report=self.config.schedule.report, sources=len(self.config.sources))
         for job, why in self._catch_up():
             self.log("catch-up", why, job=job)
             await (self._check_due("catch-up") if job == "check" else self._digest_due())
