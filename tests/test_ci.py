@@ -157,7 +157,8 @@ def test_validate_offline(tmp_path: Path) -> None:
 def test_ci_examples_exist_and_name_real_commands() -> None:
     root = Path(__file__).resolve().parent.parent
     workflow = (root / ".github" / "workflows" / "citations.yml").read_text()
-    assert "linkcheck check" in workflow and "--format github" in workflow and "schedule:" in workflow
-    assert "upload-artifact" in workflow and "sources.toml" in workflow
+    assert "uses: ./" in workflow and "schedule:" in workflow and "sources.toml" in workflow
+    action = (root / "action.yml").read_text()
+    assert "linkcheck check" in action and "--format github" in action and "upload-artifact" in action
     assert "linkcheck validate" in (root / ".pre-commit-hooks.yaml").read_text()
     assert "--format junit" in (root / "examples" / "gitlab-ci.yml").read_text()
