@@ -168,6 +168,13 @@ def _positive_duration(v: Any) -> float:
     return seconds
 
 
+def _pause(v: Any) -> float:
+    """A duration, or a negative number of seconds for "never" (`recheck_pause = -1`)."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
+        return float(v)
+    return _duration(v)
+
+
 def _fraction(v: Any) -> float:
     v = _type((int, float), "a number between 0 and 1")(v)
     if not 0 <= v <= 1:
@@ -248,7 +255,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "max_redirects": ("max_redirects", _non_negative_int),
         "backoff": ("backoff", _positive_duration),
         "max_backoff": ("max_backoff", _positive_duration),
-        "recheck_pause": ("recheck_pause", _duration),
+        "recheck_pause": ("recheck_pause", _pause),
     }),
     "archive": (ArchiveSettings, {
         "wayback": ("wayback", _type(bool, "true or false")),
