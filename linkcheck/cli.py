@@ -213,19 +213,23 @@ def _since_seconds(text: str) -> float:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .digest import build_digest, render_digest
     from .fsutil import atomic_write
+    from .snapshot_page import write_pages
     from .store import Store
 
     config = load_config(args.config)
     since = _since_seconds(args.since)
-    prefix = ""
-    if args.output:
+    prefix = config.report.base_url  # absolute links survive being mailed or pasted
+    if args.output and not prefix:
         rel = os.path.relpath(config.root.resolve(), args.output.resolve().parent)
         prefix = "" if rel == "." else rel + "/"
     store = Store.open(config.db_path)
     try:
-        text = render_digest(args.format, build_digest(store, config, since, snapshot_prefix=prefix))
+        digest = build_digest(store, config, since, snapshot_prefix=prefix)
     finally:
         store.close()
+    if args.output and args.format != "json":  # readable pages of the snapshots, beside the digest
+        digest = write_pages(digest, config.root, args.output.parent / "pages")
+    text = render_digest(args.format, digest)
     if args.output:
         atomic_write(args.output, text)
     else:

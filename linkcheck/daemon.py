@@ -29,6 +29,7 @@ from .fsutil import atomic_write
 from .models import CaptureState, CheckRun, Status
 from .notify import notify_digest, notify_problems
 from .schedule import next_after, parse_trigger
+from .snapshot_page import write_pages
 from .store import Store
 
 
@@ -133,9 +134,11 @@ class Daemon:
         config = self.config
         store = Store.open(config.db_path)
         try:
-            digest = build_digest(store, config, config.schedule.report_since, snapshot_prefix="../")
+            digest = build_digest(store, config, config.schedule.report_since,
+                                  snapshot_prefix=config.report.base_url or "../")
             name = digest.until.replace(":", "")
             folder = config.root / "reports"
+            digest = write_pages(digest, config.root, folder / "pages")
             paths = [folder / f"digest-{name}.md", folder / f"digest-{name}.html"]
             atomic_write(paths[0], render_digest("markdown", digest))
             atomic_write(paths[1], render_digest("html", digest))

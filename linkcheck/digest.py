@@ -15,6 +15,7 @@ from .durations import stamp
 from .store import Store
 
 UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
+CARD_SECTIONS = ("broke", "changed", "recovered", "unverifiable", "archived")  # `current` is a table
 _SEVERITY = {"broken": 0, "warning": 1, "ok": 2}
 
 

@@ -100,7 +100,8 @@ def test_drift_between_passes_and_digest(server: Server, site: dict[str, str], t
     assert "~~3. We remain open to engagement.~~" in md
     assert "may in future consider extending" in md
     assert "furniture" in md.split("## Every source now")[1]
-    assert "](snapshots/edited/" in md
+    page = md.split("[saved copy](", 1)[1].split(")", 1)[0]  # a readable page, not a .warc.gz download
+    assert page.startswith("pages/") and "<mark>" in (tmp_path / page).read_text()
     html = (tmp_path / "digest.html").read_text()
     assert "<del>3. We remain open to engagement.</del>" in html
     _check_digest_structure(html)
