@@ -77,8 +77,7 @@ class Item:
             return "No archived copy is known: find the page elsewhere (the publisher, another archive) or replace it."
         if problems & {"quote-missing", "quote-lost", "quote-altered", "quote-changed"}:
             return ("Re-read the passage as the page has it now and correct the quote or the article"
-                    + (f", or cite the archived copy that still holds it: {self.wayback}" if self.wayback else "")
-                    + ".")
+                    + (f", or cite the archived copy that still holds it: {self.wayback}" if self.wayback else "."))
         if "redirected" in problems and self.final_url and self.final_url != self.url:
             return f"Update the citation to the redirect target: {self.final_url}"
         if "content-changed" in problems:

@@ -4,6 +4,7 @@ changed words marked, and a "what to do" line on every card that needs one."""
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from ..digest import Digest, Item
@@ -116,7 +117,8 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
     out += _quotes_off(item)
     out += _drift(item)
     if advice := item.advice():
-        out.append(f'<p class="todo"><strong>What to do:</strong> {escape(advice)}</p>')
+        linked = re.sub(r"https?://\S+", lambda m: f'<a href="{m[0]}">{m[0]}</a>', escape(advice))
+        out.append(f'<p class="todo"><strong>What to do:</strong> {linked}</p>')
     out.append(_links(item, prefix))
     out.append("</article>")
     return "\n".join(out)
