@@ -1,0 +1,122 @@
+"""Local snapshots: one gzip WARC (ISO 28500, via warcio) per distinct page payload.
+
+Each file holds a warcinfo record, the request, the response exactly as received (body still
+Content-Encoded, Transfer-Encoding removed since the body is de-chunked), and a metadata record
+under its own URI (`urn:linkcheck:metadata:<url>`) with the text hash and quote verdicts: pywb
+replays a metadata record that shares the page's URI *instead of* the page.
+A payload already stored for the source is not written again; the pass points at that file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from .. import __version__
+from ..fsutil import temp_beside
+from ..models import FetchResult
+
+_HOP_BY_HOP = {"transfer-encoding", "connection", "keep-alive"}
+
+
+def payload_digest(raw: bytes) -> str:
+    """The WARC-Payload-Digest form: `sha1:` + base32."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(raw).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Written:
+    path: str  # relative to the config's folder
+    digest: str
+    new: bool
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
+
+
+def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
+                   user_agent: str, stored: Callable[[str], str | None]) -> Written:
+    """Store `fetch` under `root/snapshots/<source>/`, unless `stored(payload digest)` names a
+    snapshot of the same payload that is still there (then nothing is written)."""
+    digest = payload_digest(fetch.raw)
+    existing = stored(digest)
+    if existing and (root / existing).exists():
+        return Written(existing, digest, new=False)
+    stamp = fetch.fetched_at.replace("-", "").replace(":", "")
+    folder = root / "snapshots" / _safe(source_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{stamp}-{digest[5:17].lower()}.warc.gz"
+    fd, tmp = temp_beside(folder / name, suffix=".warc.gz")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _write_records(WARCWriter(out, gzip=True), name, fetch, metadata, user_agent)
+        # No fsync: a killed process cannot leave a half file behind the rename, and history (not
+        # this file) is the source of truth; an fsync per page cost more than the fetch itself.
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Written(str((folder / name).relative_to(root)), digest, new=True)
+
+
+def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata: dict[str, Any],
+                   user_agent: str) -> None:
+    date = fetch.fetched_at
+    writer.write_record(writer.create_warcinfo_record(name, {
+        "software": f"linkcheck/{__version__} (warcio)", "format": "WARC File Format 1.1",
+        "conformsTo": "https://iso.org/standard/68004.html"}))
+    parts = urlsplit(fetch.final_url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = writer.create_warc_record(
+        fetch.final_url, "request", payload=io.BytesIO(b""), length=0,
+        warc_headers_dict={"WARC-Date": date},
+        http_headers=StatusAndHeaders(f"GET {target} HTTP/1.1", [
+            ("Host", parts.netloc), ("User-Agent", user_agent),
+            ("Accept-Encoding", "gzip, deflate")], is_http_request=True))
+    headers = [(k, v) for k, v in fetch.headers if k.lower() not in _HOP_BY_HOP]
+    headers = [(k, str(len(fetch.raw)) if k.lower() == "content-length" else v) for k, v in headers]
+    response = writer.create_warc_record(
+        fetch.final_url, "response", payload=io.BytesIO(fetch.raw), length=len(fetch.raw),
+        warc_headers_dict={"WARC-Date": date},
+        http_headers=StatusAndHeaders(f"{fetch.status_code} {_reason(fetch.status_code)}", headers,
+                                      protocol="HTTP/1.1"))
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+    # The redirects that led here, so a replay of the *cited* URL reaches the page. Their bodies
+    # were never read; the records keep status and Location only.
+    locations = [h.url for h in fetch.hops[1:]] + [fetch.final_url] if fetch.hops else []
+    for hop, location in zip(fetch.hops, locations, strict=True):
+        writer.write_record(writer.create_warc_record(
+            hop.url, "response", payload=io.BytesIO(b""), length=0, warc_headers_dict={"WARC-Date": date},
+            http_headers=StatusAndHeaders(f"{hop.status} {_reason(hop.status)}",
+                                          [("Location", location), ("Content-Length", "0")],
+                                          protocol="HTTP/1.1")))
+    writer.write_record(request)
+    writer.write_record(response)
+    body = json.dumps(metadata, ensure_ascii=False, indent=1).encode("utf-8")
+    writer.write_record(writer.create_warc_record(
+        f"urn:linkcheck:metadata:{fetch.url}", "metadata", payload=io.BytesIO(body), length=len(body),
+        warc_content_type="application/json",
+        warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id,
+                           "WARC-Target-URI": f"urn:linkcheck:metadata:{fetch.url}"}))
+
+
+def _reason(code: int | None) -> str:
+    try:
+        return HTTPStatus(code or 200).phrase
+    except ValueError:
+        return "Unknown"

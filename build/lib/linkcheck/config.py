@@ -1,0 +1,505 @@
+"""`sources.toml` → `Config`. Every error names the file and the line (syntax) or the source id
+and key (schema), in one paragraph, and is raised as `ConfigError`."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import __version__
+from .durations import parse_duration
+from .errors import ConfigError
+from .models import PROBLEMS, LinkState, Quote, Source
+from .schedule import parse_trigger  # the daemon's own parser, so `validate` catches what it would
+
+USER_AGENT = f"linkcheck/{__version__} (+https://github.com/linkcheck/linkcheck)"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 20.0
+    retries: int = 2
+    max_bytes: int = 10_000_000
+    concurrency: int = 32
+    per_host: int = 4
+    allow_private: bool = False
+    allow_networks: tuple[str, ...] = ()
+    user_agent: str = USER_AGENT
+    max_redirects: int = 10
+    backoff: float = 1.0  # first retry delay, doubled each time
+    max_backoff: float = 30.0  # cap on any single wait, Retry-After included
+    recheck_pause: float = 5.0  # before the end-of-run second try of unreachable/blocked sources
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    wayback: bool = True
+    wayback_url: str = "https://web.archive.org"
+    max_age: float = 30 * 86400.0
+    timeout: float = 120.0  # deadline for all archive work of one pass
+    request_timeout: float = 30.0
+    saves_per_minute: float = 0.0  # 0: 3/min anonymous, 10/min with keys (the archive allows ~4 and ~12)
+    lookups_per_minute: float = 50.0
+
+
+@dataclass(frozen=True)
+class TwitterSettings:
+    oembed_url: str = "https://publish.twitter.com/oembed"
+    syndication_url: str = "https://cdn.syndication.twimg.com/tweet-result"
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    check: str = "every 6h"
+    report: str = "0 8 * * mon"
+    timezone: str = "UTC"
+    report_since: float = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    min_quote_score: float = 0.9
+    fail_on: tuple[str, ...] = ("dead", "soft-404", "quote-missing")
+    confirm_failures: int = 3
+    confirm_span: float = 3 * 86400.0
+    drift_window: int = 5  # a version equal to any of the last N counts as unchanged
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    urls: tuple[str, ...] = ()  # Apprise URLs: slack://, matrixs://, msteams://, discord://, ntfys://, mailtos://, json://
+    webhook: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_from: str = ""
+    smtp_to: tuple[str, ...] = ()
+    smtp_starttls: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls or self.webhook or (self.smtp_host and self.smtp_to))
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    base_url: str = ""  # where the config's folder is served (reports/, snapshots/): links become absolute
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    sources: tuple[Source, ...]
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    twitter: TwitterSettings = field(default_factory=TwitterSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+
+    @property
+    def root(self) -> Path:
+        """The folder all state lives in: snapshots/, reports/, the history database."""
+        return self.path.parent
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "linkcheck.db"
+
+
+# --- checkers: value -> converted value, or ValueError with what was expected -------------
+
+Check = Callable[[Any], Any]
+
+
+def _type(kind: type | tuple[type, ...], what: str) -> Check:
+    def check(v: Any) -> Any:
+        if isinstance(v, bool) and kind is not bool:
+            raise ValueError(f"expected {what}, got a boolean")
+        if not isinstance(v, kind):
+            raise ValueError(f"expected {what}, got {type(v).__name__} {v!r}")
+        return v
+
+    return check
+
+
+def _positive(kind: type, what: str) -> Check:
+    base = _type((int, float) if kind is float else kind, what)
+
+    def check(v: Any) -> Any:
+        v = base(v)
+        if v <= 0:
+            raise ValueError(f"expected {what} greater than 0, got {v!r}")
+        return kind(v)
+
+    return check
+
+
+def _non_negative_int(v: Any) -> int:
+    v = _type(int, "a whole number")(v)
+    if v < 0:
+        raise ValueError(f"expected a whole number of at least 0, got {v}")
+    return int(v)
+
+
+def _non_negative_number(v: Any) -> float:
+    v = _type((int, float), "a number")(v)
+    if v < 0:
+        raise ValueError(f"expected a number of at least 0, got {v}")
+    return float(v)
+
+
+def _duration(v: Any) -> float:
+    """One syntax for every duration key: a number of seconds, or a string such as "20s", "15m", "6h", "7d"."""
+    return parse_duration(_type((str, int, float), 'a number of seconds or a duration such as "30d"')(v))
+
+
+def _positive_duration(v: Any) -> float:
+    seconds = _duration(v)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration greater than 0, got {v!r}")
+    return seconds
+
+
+def _pause(v: Any) -> float:
+    """A duration, or a negative number of seconds for "never" (`recheck_pause = -1`)."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
+        return float(v)
+    return _duration(v)
+
+
+def _fraction(v: Any) -> float:
+    v = _type((int, float), "a number between 0 and 1")(v)
+    if not 0 <= v <= 1:
+        raise ValueError(f"expected a number between 0 and 1, got {v}")
+    return float(v)
+
+
+def _strings(v: Any) -> tuple[str, ...]:
+    v = _type(list, "a list of strings")(v)
+    for item in v:
+        if not isinstance(item, str):
+            raise ValueError(f"expected a list of strings, found {item!r}")
+    return tuple(v)
+
+
+def _http_url(v: Any) -> str:
+    v = _type(str, "a URL")(v)
+    problem = url_problem(v)
+    if problem:
+        raise ValueError(problem)
+    return str(v)
+
+
+def _networks(v: Any) -> tuple[str, ...]:
+    items = _strings(v)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network such as 10.0.0.0/8") from None
+    return items
+
+
+FAIL_ON_NAMES = frozenset(PROBLEMS) | {s.value for s in LinkState} | {"changed"}
+
+
+def _fail_on(v: Any) -> tuple[str, ...]:
+    items = _strings(v)
+    for item in items:
+        if item not in FAIL_ON_NAMES:
+            raise ValueError(f"{item!r} is not a problem name; use one of {', '.join(sorted(FAIL_ON_NAMES))}")
+    return items
+
+
+def _notify_urls(v: Any) -> tuple[str, ...]:
+    """Apprise URLs, parsed offline (no message is sent) so that `validate` catches a typo."""
+    import apprise
+
+    items = _strings(v)
+    for item in items:
+        if not apprise.Apprise().add(item):
+            raise ValueError(f"{item.split('://')[0]!r}://… is not a notification URL Apprise understands "
+                             "(see https://github.com/caronc/apprise/wiki for each service's form)")
+    return items
+
+
+def _base_url(v: Any) -> str:
+    url = _http_url(v)
+    return url if url.endswith("/") else url + "/"
+
+
+def _schedule(v: Any) -> str:
+    v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
+    parse_trigger(v, "UTC")
+    return str(v)
+
+
+_SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
+    "fetch": (FetchSettings, {
+        "timeout": ("timeout", _positive_duration),
+        "retries": ("retries", _non_negative_int),
+        "max_bytes": ("max_bytes", _positive(int, "a number of bytes")),
+        "concurrency": ("concurrency", _positive(int, "a whole number")),
+        "per_host": ("per_host", _positive(int, "a whole number")),
+        "allow_private": ("allow_private", _type(bool, "true or false")),
+        "allow_networks": ("allow_networks", _networks),
+        "user_agent": ("user_agent", _type(str, "a string")),
+        "max_redirects": ("max_redirects", _non_negative_int),
+        "backoff": ("backoff", _positive_duration),
+        "max_backoff": ("max_backoff", _positive_duration),
+        "recheck_pause": ("recheck_pause", _pause),
+    }),
+    "archive": (ArchiveSettings, {
+        "wayback": ("wayback", _type(bool, "true or false")),
+        "wayback_url": ("wayback_url", _http_url),
+        "max_age": ("max_age", _duration),
+        "timeout": ("timeout", _duration),
+        "request_timeout": ("request_timeout", _duration),
+        "saves_per_minute": ("saves_per_minute", lambda v: float(_non_negative_number(v))),
+        "lookups_per_minute": ("lookups_per_minute", _positive(float, "a number")),
+    }),
+    "twitter": (TwitterSettings, {
+        "oembed_url": ("oembed_url", _http_url),
+        "syndication_url": ("syndication_url", _http_url),
+    }),
+    "schedule": (ScheduleSettings, {
+        "check": ("check", _schedule),
+        "report": ("report", _schedule),
+        "timezone": ("timezone", _type(str, "a time zone name such as Europe/Paris")),
+        "report_since": ("report_since", _duration),
+    }),
+    "policy": (PolicySettings, {
+        "min_quote_score": ("min_quote_score", _fraction),
+        "fail_on": ("fail_on", _fail_on),
+        "confirm_failures": ("confirm_failures", _positive(int, "a whole number")),
+        "confirm_span": ("confirm_span", _duration),
+        "drift_window": ("drift_window", _positive(int, "a whole number")),
+    }),
+    "notify": (NotifySettings, {
+        "urls": ("urls", _notify_urls),
+        "webhook": ("webhook", _http_url),
+        "smtp_host": ("smtp_host", _type(str, "a host name")),
+        "smtp_port": ("smtp_port", _positive(int, "a port number")),
+        "smtp_from": ("smtp_from", _type(str, "an address")),
+        "smtp_to": ("smtp_to", _strings),
+        "smtp_starttls": ("smtp_starttls", _type(bool, "true or false")),
+    }),
+    "report": (ReportSettings, {
+        "base_url": ("base_url", _base_url),
+    }),
+}
+
+_SOURCE_KEYS = ("id", "url", "title", "cites", "quotes", "article_line", "article")
+_QUOTE_KEYS = ("text", "prefix", "suffix", "locator", "note")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HOST_RE = re.compile(r"[\w-][\w.~%-]*|[0-9a-f:.]+")
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be checked, or "" when it is a usable http(s) URL."""
+    if not url or url != url.strip() or any(c.isspace() for c in url):
+        return f"{url!r} is not a URL (empty, or contains spaces)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"{url!r} is a malformed URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = parts.scheme or "no scheme"
+        return f"{url!r} uses {scheme}; only http and https URLs can be checked"
+    host = parts.hostname or ""
+    if not _HOST_RE.fullmatch(host):
+        return f"{url!r} has no valid host name"
+    if port == 0:
+        return f"{url!r} has port 0"
+    return ""
+
+
+def _suggest(key: str, known: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_HEAD_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
+
+
+class KeyLines:
+    """Where each table and each key starts in the file (1-based), so that an error names the
+    line of the offending key, not its table's header. Table `""` is the top level; `[[source]]`
+    tables are told apart by their index."""
+
+    def __init__(self, text: str = "") -> None:
+        self.heads: dict[tuple[str, int], int] = {}
+        self.keys: dict[tuple[str, int, str], int] = {}
+        counts: dict[str, int] = {}
+        table, index = "", 0
+        for n, line in enumerate(text.splitlines(), 1):
+            if head := _HEAD_RE.match(line):
+                table, index = head.group(2), 0
+                if head.group(1) == "[[":
+                    index = counts[table] = counts.get(table, -1) + 1
+                self.heads.setdefault((table, index), n)
+            elif key := _KEY_RE.match(line):
+                self.keys.setdefault((table, index, key.group(1).strip('"')), n)
+
+    def line(self, table: str, index: int = 0, key: str = "") -> int:
+        return self.keys.get((table, index, key), 0) or self.heads.get((table, index), 0)
+
+
+class _Errors:
+    """Every problem in the file, each as `file:line: message`, raised together at the end."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.messages: list[str] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.messages.append(f"{self.where}:{line}: {message}" if line else f"{self.where}: {message}")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config at `path`."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file. Create it (see README) or pass --config PATH.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}).") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from None
+    return parse_config(data, path, text)
+
+
+def parse_config(data: dict[str, Any], path: Path, text: str = "") -> Config:
+    """`data` as a Config; every error in it is reported at once (one line each)."""
+    lines, errors = KeyLines(text), _Errors(str(path))
+    for key in data:
+        if key not in _SECTIONS and key != "source":
+            errors.add(lines.line("", 0, key) or lines.line(key),
+                       f"unknown top-level key {key!r}{_suggest(key, [*_SECTIONS, 'source'])}. "
+                       f"Known sections: {', '.join([*_SECTIONS, 'source'])}.")
+    sections: dict[str, Any] = {}
+    for name, (cls, schema) in _SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            errors.add(lines.line("", 0, name), f"[{name}] must be a table.")
+            table = {}
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in schema:
+                errors.add(lines.line(name, 0, key), f"[{name}] has an unknown key {key!r}"
+                           f"{_suggest(key, list(schema))}. Known keys: {', '.join(schema)}.")
+                continue
+            attr, check = schema[key]
+            try:
+                values[attr] = check(value)
+            except ValueError as exc:
+                errors.add(lines.line(name, 0, key), f"[{name}] {key}: {exc}.")
+        sections[name] = cls(**values)
+    raw_sources = data.get("source", [])
+    if not isinstance(raw_sources, list):
+        errors.add(lines.line("", 0, "source"), "'source' must be written as [[source]] tables.")
+        raw_sources = []
+    sources: list[Source] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(raw_sources):
+        src = _parse_source(entry, i, lines, errors)
+        if src is None:
+            continue
+        at = lines.line("source", i, "id")
+        if src.id in seen:
+            errors.add(at, f"source {src.id!r} has the same id as the source at line {seen[src.id]}; "
+                       "ids must be unique.")
+        seen[src.id] = at
+        sources.append(src)
+    if errors.messages:
+        raise ConfigError("\n".join(errors.messages))
+    return Config(path=path, sources=tuple(sources), **sections)
+
+
+def _parse_source(entry: Any, index: int, lines: KeyLines, errors: _Errors) -> Source | None:
+    """The source, or None after adding its errors to `errors`."""
+    head = lines.line("source", index)
+    label = f"[[source]] #{index + 1}"
+    if not isinstance(entry, dict):
+        errors.add(head, f"{label} must be a table.")
+        return None
+    sid = entry.get("id")
+    if isinstance(sid, str) and sid:
+        label = f"source {sid!r}"
+    before = len(errors.messages)
+    for key in entry:
+        if key not in _SOURCE_KEYS:
+            errors.add(lines.line("source", index, key), f"{label} has an unknown key {key!r}"
+                       f"{_suggest(key, _SOURCE_KEYS)}. Known keys: {', '.join(_SOURCE_KEYS)}.")
+    if "id" not in entry:
+        errors.add(head, f"{label} has no 'id'; give every source a short unique id.")
+    elif not isinstance(sid, str) or not _ID_RE.match(sid):
+        errors.add(lines.line("source", index, "id"),
+                   f"{label} key 'id': expected letters, digits, '.', '_' or '-', got {sid!r}.")
+    if "url" not in entry:
+        errors.add(head, f"{label} has no 'url'.")
+    checked: dict[str, Any] = {}
+    for key, check, default in (("url", _http_url, ""), ("title", _type(str, "a string"), ""),
+                                ("cites", _strings, []), ("article_line", _non_negative_int, 0),
+                                ("article", _type(str, "a path"), "")):
+        if key not in entry:
+            checked[key] = default
+            continue
+        try:
+            checked[key] = check(entry[key])
+        except ValueError as exc:
+            errors.add(lines.line("source", index, key), f"{label} key {key!r}: {exc}.")
+    quotes = entry.get("quotes", [])
+    at = lines.line("source", index, "quotes")
+    if not isinstance(quotes, list):
+        errors.add(at, f"{label} key 'quotes': expected a list of strings or tables.")
+        quotes = []
+    parsed = [_parse_quote(q, f"{label} key 'quotes' item {n + 1}", at, errors) for n, q in enumerate(quotes)]
+    if len(errors.messages) > before:
+        return None
+    return Source(id=str(sid), url=checked["url"], title=checked["title"], cites=tuple(checked["cites"]),
+                  quotes=tuple(q for q in parsed if q is not None), line=head,
+                  article_line=checked["article_line"], article=checked["article"])
+
+
+def _parse_quote(q: Any, label: str, line: int, errors: _Errors) -> Quote | None:
+    if isinstance(q, str):
+        q = {"text": q}
+    if not isinstance(q, dict):
+        errors.add(line, f"{label}: expected a string or a table {{ text = \"...\" }}, got {q!r}.")
+        return None
+    problems: list[str] = []
+    for key in q:
+        if key not in _QUOTE_KEYS:
+            problems.append(f"{label} has an unknown key {key!r}{_suggest(key, _QUOTE_KEYS)}. "
+                            f"Known keys: {', '.join(_QUOTE_KEYS)}.")
+    text = q.get("text")
+    if (not isinstance(text, str) or not text.strip()) and not problems:  # a misspelt `text` is said above
+        problems.append(f"{label}: the quote text is empty; a quote must contain the words to look for.")
+    problems += [f"{label} key {key!r}: expected a string." for key in ("prefix", "suffix", "note")
+                 if not isinstance(q.get(key, ""), str)]
+    locator = q.get("locator")
+    if locator is not None and (isinstance(locator, bool) or not isinstance(locator, int) or locator < 1):
+        problems.append(f"{label} key 'locator': expected a paragraph number (1 or more), got {locator!r}.")
+    for problem in problems:
+        errors.add(line, problem)
+    if problems:
+        return None
+    return Quote(text=str(text), prefix=q.get("prefix", ""), suffix=q.get("suffix", ""), locator=locator,
+                 note=q.get("note", ""))

@@ -1,0 +1,24 @@
+"""Exceptions are for bad input and bugs only; expected failures (a dead page, a hung server,
+a Wayback 429) are values on result records.
+
+    LinkcheckError
+    ├── ConfigError      bad sources.toml or flag: exit 2, message names file, line or source id and key
+    ├── UsageError       bad command-line input the parser could not catch: exit 2
+    └── LockBusy         another pass holds the config's lock: exit 4
+"""
+
+
+class LinkcheckError(Exception):
+    """Base of every error linkcheck raises on purpose."""
+
+
+class ConfigError(LinkcheckError):
+    """The configuration cannot be used. The message is one paragraph for a human."""
+
+
+class UsageError(LinkcheckError):
+    """A command-line value that is syntactically fine but unusable."""
+
+
+class LockBusy(LinkcheckError):
+    """Another check pass on the same config is running."""

@@ -1,0 +1,211 @@
+"""Bytes → `PageText`: the decoded, *visible* text of a page, and its main (article) part.
+
+Parsed with lxml directly: BeautifulSoup over the same lxml parser builds a Python object per
+node and is 15–25× slower on the pages we measured (BENCHMARKS.md), which matters at thousands
+of pages per pass. Visibility is judged from markup alone (no CSS engine): `script`, `style`,
+`template`, `noscript`, comments, `hidden`, `aria-hidden="true"` and inline `display:none` /
+`visibility:hidden` are invisible; a stylesheet that hides an element is not seen.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+
+import charset_normalizer
+import lxml.html
+from lxml import etree
+
+from .models import PageText
+
+# WHATWG encoding labels that Python names differently or decodes too strictly.
+_LABELS = {
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "windows-31j": "cp932", "ms_kanji": "cp932", "csshiftjis": "cp932", "ms932": "cp932",
+    "euc-jp": "euc_jp", "x-euc-jp": "euc_jp", "cseucpkdfmtjapanese": "euc_jp",
+    "iso-2022-jp": "iso2022_jp_ext", "csiso2022jp": "iso2022_jp_ext",
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+    "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
+}
+# When the declared codec fails, a superset may still read the page.
+_FALLBACKS = {"euc_jp": "euc_jis_2004", "iso2022_jp_ext": "iso2022_jp_2004", "cp932": "shift_jis_2004"}
+_META_RE = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.I)
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+
+_SKIP = frozenset({"script", "style", "template", "noscript", "head", "iframe", "object", "embed",
+                   "svg", "math", "select", "datalist", "canvas", "audio", "video", "map"})
+_BLOCK = frozenset({
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details", "dialog",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+    "h4", "h5", "h6", "header", "hgroup", "hr", "html", "legend", "li", "main", "nav", "ol",
+    "option", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead",
+    "tr", "ul", "title", "textarea", "button",
+})
+_FURNITURE_TAGS = frozenset({"nav", "header", "footer", "aside", "form", "button", "dialog"})
+_FURNITURE_RE = re.compile(
+    r"(^|[\s_-])(nav|navbar|menu|breadcrumbs?|cookies?|consent|gdpr|banner|ads?|advert\w*|"
+    r"sponsor\w*|promo\w*|related|recommend\w*|share|sharing|social|newsletter|subscribe|"
+    r"sidebar|footer|header|masthead|comments?|popup|modal|toolbar|skip|clock|timestamp)"
+    r"($|[\s_-])", re.I)
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)", re.I)
+_WS_RE = re.compile(r"\s+")
+_BREAK = "\x1e"  # block boundary while text is assembled; source newlines are only whitespace
+_NUMBERED_RE = re.compile(r"^(\d{1,3})\.?\s+\S")
+
+
+def decode(body: bytes, content_type: str = "") -> tuple[str, str]:
+    """Decode `body`: BOM, HTTP charset, `<meta>` charset, detector, UTF-8. Returns (text, codec)."""
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                       (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace"), codec
+    declared = []
+    http_charset = re.search(r"charset\s*=\s*[\"']?([^\s;\"']+)", content_type, re.I)
+    if http_charset:
+        declared.append(http_charset.group(1))
+    m2 = _META_RE.search(body[:4096])
+    if m2:
+        declared.append(m2.group(1).decode("ascii", "replace"))
+    for label in declared:
+        found = _codec(label)
+        if found is None:
+            continue
+        codec = found
+        for attempt in (codec, *([_FALLBACKS[codec]] if codec in _FALLBACKS else [])):
+            try:
+                return body.decode(attempt), attempt
+            except UnicodeDecodeError:
+                continue
+        return body.decode(codec, errors="replace"), codec
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    if best is not None:
+        codec = _codec(best.encoding) or "utf-8"
+        return body.decode(codec, errors="replace"), codec
+    return body.decode("utf-8", errors="replace"), "utf-8"
+
+
+def _codec(label: str) -> str | None:
+    label = label.strip().lower()
+    name = _LABELS.get(label, label)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def text_of(el: etree._Element) -> str:
+    return _WS_RE.sub(" ", "".join(str(t) for t in el.itertext())).strip()
+
+
+def _hidden(el: etree._Element) -> bool:
+    get = el.get
+    if get("hidden") is not None or (get("aria-hidden") or "").strip().lower() == "true":
+        return True
+    style = get("style")
+    return bool(style and _HIDDEN_STYLE_RE.search(style))
+
+
+def _is_furniture(el: etree._Element) -> bool:
+    if el.tag in _FURNITURE_TAGS:
+        return True
+    role = (el.get("role") or "").lower()
+    if role in ("navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alert"):
+        return True
+    names = f"{el.get('class') or ''} {el.get('id') or ''}"
+    return bool(names.strip() and _FURNITURE_RE.search(names))
+
+
+def _pieces(el: etree._Element, skip_furniture: bool) -> Iterator[str]:
+    """Text of `el`'s visible subtree; block boundaries as `_BREAK`."""
+    tag = el.tag
+    if not isinstance(tag, str) or tag in _SKIP or _hidden(el) or (skip_furniture and _is_furniture(el)):
+        return
+    block = tag in _BLOCK
+    if block:
+        yield _BREAK
+    if el.text:
+        yield el.text
+    for child in el:
+        yield from _pieces(child, skip_furniture)
+        if child.tail:
+            yield child.tail
+    if block:
+        yield _BREAK
+
+
+def _lines(pieces: Iterator[str]) -> list[str]:
+    lines = []
+    for line in "".join(pieces).split(_BREAK):
+        collapsed = _WS_RE.sub(" ", line).strip()
+        if collapsed:
+            lines.append(collapsed)
+    return lines
+
+
+def visible_lines(root: etree._Element) -> list[str]:
+    """The visible text under `root`, one string per block."""
+    return _lines(_pieces(root, skip_furniture=False))
+
+
+def _main_element(root: etree._Element) -> etree._Element:
+    """The article body: <main> or role=main, else the <article> with the most text, else <body>."""
+    for xpath in ("//main", "//*[@role='main']"):
+        found = root.xpath(xpath)
+        if isinstance(found, list) and len(found) == 1 and isinstance(found[0], etree._Element):
+            return found[0]
+    articles = [a for a in root.iter("article")]
+    if articles:
+        return max(articles, key=lambda a: len(text_of(a)))
+    body = root.find("body")
+    return body if body is not None else root
+
+
+def _numbered(lines: list[str]) -> dict[int, str]:
+    """Numbered paragraphs (`85.  The Indo-Pacific...`), numbers rising, blocks up to the next one."""
+    found: dict[int, list[str]] = {}
+    current: int | None = None
+    for line in lines:
+        m = _NUMBERED_RE.match(line)
+        if m and (n := int(m.group(1))) not in found and (current is None or n == current + 1 or
+                                                          (n > current and n - current <= 3)):
+            current = n
+            found[n] = [line]
+        elif current is not None:
+            found[current].append(line)
+    return {n: " ".join(parts) for n, parts in found.items()} if len(found) >= 3 else {}
+
+
+def parse_html(html: str) -> etree._Element | None:
+    html = _XML_DECL_RE.sub("", html, count=1)
+    if not html.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def extract(body: bytes, content_type: str = "") -> PageText:
+    """The visible text of an HTML (or plain-text) page."""
+    text, codec = decode(body, content_type)
+    if "html" not in content_type.lower() and content_type and "xml" not in content_type.lower():
+        lines = _lines(iter([text.replace("\n", _BREAK)]))
+        joined = "\n".join(lines)
+        return PageText(text=joined, main=joined, encoding=codec)
+    root = parse_html(text)
+    if root is None:
+        return PageText(text="", main="", encoding=codec)
+    lines = visible_lines(root)
+    main_lines = _lines(_pieces(_main_element(root), skip_furniture=True))
+    title_el = root.find(".//title")
+    title = text_of(title_el) if title_el is not None else ""
+    headings = tuple(text_of(h) for h in root.iter("h1", "h2") if not _hidden(h))[:5]
+    return PageText(text="\n".join(lines), main="\n".join(main_lines), title=title,
+                    headings=headings, encoding=codec, language=root.get("lang") or "",
+                    paragraphs=_numbered(lines))

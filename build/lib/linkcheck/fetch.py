@@ -1,0 +1,289 @@
+"""HTTP for a check pass: hard deadlines, retries, per-host limits, size caps on the decoded
+body, redirects followed by hand, and the private-address guard on every hop.
+
+httpx is the API; the transport is aiohttp's (via httpx-aiohttp), because httpcore's pool
+slows down as concurrency grows (see BENCHMARKS.md). The aiohttp transport hands bodies over
+still encoded, so decompression happens here, in bounded pieces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import socket
+import ssl
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from .config import FetchSettings
+from .durations import now_utc, stamp
+from .guard import AddressGuard, GuardedResolver, refusal_in
+from .models import FetchResult, Hop, LinkState
+
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PIECE = 64 * 1024  # largest piece inflated at a time
+
+
+@contextlib.asynccontextmanager
+async def open_client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The one client of a pass, on aiohttp's transport with the guarded resolver."""
+    guard = AddressGuard(settings.allow_private, settings.allow_networks)
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(guard), limit=settings.concurrency,
+        limit_per_host=settings.per_host, ssl=ssl.create_default_context(), ttl_dns_cache=60,
+    )
+    session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False,
+                                    skip_auto_headers=("Accept-Encoding", "User-Agent"))
+    transport = AiohttpTransport(client=session)
+    client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,
+                               headers={"User-Agent": settings.user_agent,
+                                        "Accept-Encoding": "gzip, deflate",
+                                        "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                                        "Accept-Language": "en,ja;q=0.9,*;q=0.5"})
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+class TooLarge(Exception):
+    pass
+
+
+class _Decoder:
+    """Undoes Content-Encoding while counting: never holds more than `limit` decoded bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        enc = encoding.strip().lower()
+        self._z: zlib._Decompress | None = None
+        self._deflate_probe = False
+        if enc in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._z = zlib.decompressobj()
+            self._deflate_probe = True
+        self._out: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        if self._z is None:
+            self._add(data)
+            return
+        try:
+            while data:
+                piece = self._z.decompress(data, _PIECE)
+                self._add(piece)
+                data = self._z.unconsumed_tail
+        except zlib.error:
+            if self._deflate_probe and self.size == 0:
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
+                self._deflate_probe = False
+                self.feed(data)
+                return
+            raise
+
+    def _add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise TooLarge
+        self._out.append(piece)
+
+    def result(self) -> bytes:
+        return b"".join(self._out)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    result: FetchResult
+    retry: bool = False
+    retry_after: float | None = None
+
+
+class Fetcher:
+    """Fetches URLs for one pass through one shared client."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.guard = AddressGuard(settings.allow_private, settings.allow_networks)
+        self._all = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def fetch(self, url: str, accept: str | None = None) -> FetchResult:
+        """GET `url` with retries; never raises for network trouble."""
+        attempt = 0
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    outcome = await self._follow(url, accept)
+            except TimeoutError:
+                outcome = _Attempt(_failure(url, LinkState.UNREACHABLE, ("timeout",),
+                                            f"no complete answer within {self.settings.timeout:g}s"),
+                                   retry=True)
+            if not outcome.retry or attempt >= self.settings.retries:
+                return outcome.result
+            delay = min(self.settings.backoff * 2 ** attempt, self.settings.max_backoff)
+            if outcome.retry_after is not None:
+                delay = min(max(delay, outcome.retry_after), self.settings.max_backoff)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, url: str) -> AsyncIterator[None]:
+        host = urlsplit(url).netloc.lower()
+        sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        async with self._all, sem:
+            yield
+
+    async def _follow(self, url: str, accept: str | None) -> _Attempt:
+        hops: list[Hop] = []
+        current = url
+        seen = {url}
+        headers = {"Accept": accept} if accept else {}
+        while True:
+            refusal = self.guard.url_refusal(current)
+            if refusal:
+                return _Attempt(_failure(url, LinkState.REFUSED, ("refused",), f"not fetched: {refusal}",
+                                         final_url=current, hops=hops))
+            try:
+                async with self._slot(current):
+                    request = self.client.build_request("GET", current, headers=headers)
+                    response = await self.client.send(request, stream=True)
+                    try:
+                        location = response.headers.get("location")
+                        if response.status_code in REDIRECT_STATUSES and location:
+                            hops.append(Hop(current, response.status_code))
+                            current = urljoin(current, location.strip())
+                        else:
+                            return await self._read(url, current, response, hops)
+                    finally:
+                        await response.aclose()
+            except httpx.HTTPError as exc:
+                return _network_failure(url, current, exc, hops)
+            if current in seen:
+                return _Attempt(_failure(url, LinkState.UNREACHABLE, ("redirect-loop",),
+                                         f"redirect loop: {current} was already visited",
+                                         final_url=current, hops=hops))
+            if len(hops) > self.settings.max_redirects:
+                return _Attempt(_failure(url, LinkState.UNREACHABLE, ("redirect-loop",),
+                                         f"more than {self.settings.max_redirects} redirects",
+                                         final_url=current, hops=hops))
+            seen.add(current)
+
+    async def _read(self, url: str, final: str, response: httpx.Response,
+                    hops: list[Hop]) -> _Attempt:
+        status = response.status_code
+        headers = tuple((k, v) for k, v in response.headers.multi_items())
+        base = FetchResult(url=url, final_url=final, status_code=status, headers=headers,
+                           hops=tuple(hops), fetched_at=_now())
+        answer = f"the server answers HTTP {status} {response.reason_phrase}".strip()  # for error statuses
+        if status in RETRY_STATUSES:
+            return _Attempt(replace(base, error=_status_state(status),
+                                    problems=("blocked",) if status == 429 else ("unreachable",), message=answer),
+                            retry=True, retry_after=_retry_after(response.headers.get("retry-after")))
+        # Error pages are read too (bot walls are recognised by their text), but at most 64 KB.
+        limit = self.settings.max_bytes if 200 <= status < 300 else min(self.settings.max_bytes, 65536)
+        length = response.headers.get("content-length", "")
+        if 200 <= status < 300 and length.isdigit() and int(length) > limit:
+            return _Attempt(replace(base, error=LinkState.BLOCKED, problems=("too-large",),
+                                    message=f"the page is {int(length):,} bytes, over fetch.max_bytes "
+                                            f"({limit:,})"))
+        decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
+        raw: list[bytes] = []
+        raw_size = 0
+        try:
+            async for chunk in response.aiter_raw():
+                raw_size += len(chunk)
+                if raw_size > limit:
+                    raise TooLarge
+                raw.append(chunk)
+                decoder.feed(chunk)
+        except TooLarge:
+            if not 200 <= status < 300:
+                return _Attempt(replace(base, body=decoder.result(), error=_status_state(status), message=answer))
+            return _Attempt(replace(base, error=LinkState.BLOCKED, problems=("too-large",),
+                                    message=f"the page is larger than fetch.max_bytes ({limit:,} bytes, "
+                                            "decompressed size included)"))
+        except zlib.error as exc:
+            return _Attempt(replace(base, error=LinkState.UNREACHABLE, problems=("unreachable",),
+                                    message=f"the body could not be decompressed ({exc})"))
+        body = decoder.result()
+        raw_bytes = b"".join(raw)
+        if 200 <= status < 300:
+            return _Attempt(replace(base, body=body, raw=raw_bytes))
+        return _Attempt(replace(base, body=body, raw=raw_bytes, error=_status_state(status), message=answer))
+
+
+def _status_state(status: int) -> LinkState:
+    if status in (401, 403, 407, 429, 451):
+        return LinkState.BLOCKED
+    if 400 <= status < 500:
+        return LinkState.DEAD
+    return LinkState.UNREACHABLE
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _network_failure(url: str, current: str, exc: httpx.HTTPError, hops: list[Hop]) -> _Attempt:
+    refusal = refusal_in(exc)
+    if refusal:
+        return _Attempt(_failure(url, LinkState.REFUSED, ("refused",), f"not fetched: {refusal}",
+                                 final_url=current, hops=hops))
+    host = urlsplit(current).hostname or current
+    cause = _root_cause(exc)
+    if isinstance(cause, socket.gaierror):
+        return _Attempt(_failure(url, LinkState.UNREACHABLE, ("unreachable",),
+                                 f"the host name {host} could not be resolved ({cause.strerror or cause})",
+                                 final_url=current, hops=hops))
+    if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+        return _Attempt(_failure(url, LinkState.UNREACHABLE, ("unreachable",),
+                                 f"TLS failed with {host}: {cause}", final_url=current, hops=hops))
+    detail = str(cause) or type(cause).__name__
+    return _Attempt(_failure(url, LinkState.UNREACHABLE, ("unreachable",),
+                             f"could not connect to {host}: {detail}", final_url=current, hops=hops),
+                    retry=True)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = getattr(exc, "os_error", None) or exc.__cause__
+        if nxt is None:
+            break
+        exc = nxt
+    return exc
+
+
+def _failure(url: str, state: LinkState, problems: tuple[str, ...], message: str,
+             final_url: str | None = None, hops: list[Hop] | None = None) -> FetchResult:
+    return FetchResult(url=url, final_url=final_url or url, status_code=None, error=state,
+                       problems=problems, message=message, hops=tuple(hops or ()), fetched_at=_now())
+
+
+def _now() -> str:
+    return stamp(now_utc())
+

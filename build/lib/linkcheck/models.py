@@ -1,0 +1,213 @@
+"""Records shared by every stage of a check pass. Stdlib only; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class LinkState(StrEnum):
+    """What became of the cited URL itself."""
+
+    ALIVE = "alive"
+    REDIRECTED = "redirected"
+    SOFT_404 = "soft-404"
+    DEAD = "dead"
+    UNREACHABLE = "unreachable"
+    BLOCKED = "blocked"
+    REFUSED = "refused"
+
+
+class MatchKind(StrEnum):
+    """How a quoted passage was found on the page, strongest first."""
+
+    EXACT = "exact"
+    NORMALIZED = "normalized"
+    FUZZY = "fuzzy"
+    ALTERED = "altered"  # the quoted passage is there but differs in a fact (see `QuoteMatch.changes`)
+    MISSING = "missing"
+    UNVERIFIABLE = "unverifiable"
+
+
+class DriftState(StrEnum):
+    NEW = "new"
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+
+
+class CaptureState(StrEnum):
+    """State of a source's Wayback Machine capture after this pass."""
+
+    EXISTING = "existing"
+    SAVED = "saved"
+    QUEUED = "queued"  # a save waits in the archive queue (history), worked off at the archive's rate
+    PENDING = "pending"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BROKEN = "broken"
+
+
+# The problem vocabulary of CONTRACT.md (extend, never rename).
+PROBLEMS = (
+    "dead", "soft-404", "redirected", "unreachable", "timeout", "too-large", "blocked",
+    "bot-wall", "refused", "redirect-loop", "quote-missing", "quote-lost", "quote-fuzzy",
+    "content-changed", "confirmed-dead", "archive-failed", "quote-altered", "quote-changed",
+    "internal-error",
+)
+
+
+class QuoteKind(StrEnum):
+    """What the article does with a passage: quotes it word for word, or restates it."""
+
+    QUOTE = "quote"
+    PARAPHRASE = "paraphrase"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One word-level difference, in reading order: what the quote (or the old passage) says,
+    and what the page says now. Either side may be empty (a word added or dropped)."""
+
+    quote: str
+    page: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an article cites a source: the article's path (or URL), its note numbers, the line."""
+
+    article: str
+    notes: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A passage the article relies on. `prefix`/`suffix` disambiguate like a W3C TextQuoteSelector;
+    `locator` is a paragraph number for numbered official texts."""
+
+    text: str
+    prefix: str = ""
+    suffix: str = ""
+    locator: int | None = None
+    note: str = ""
+    kind: QuoteKind = QuoteKind.QUOTE
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    url: str
+    title: str = ""
+    cites: tuple[str, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    line: int = 0  # line of the [[source]] header in the config, for annotations
+    article_line: int = 0  # line of the citation in the article, when made by `init --from`
+    article: str = ""
+    cited_in: tuple[Citation, ...] = ()  # every article citation of this URL (`[articles]`)
+
+
+@dataclass(frozen=True)
+class Hop:
+    url: str
+    status: int
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Outcome of fetching one URL. `error` is set when no readable page was obtained."""
+
+    url: str
+    final_url: str
+    status_code: int | None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""  # decoded (Content-Encoding undone), at most max_bytes
+    raw: bytes = b""  # as received on the wire, for the WARC record
+    hops: tuple[Hop, ...] = ()
+    error: LinkState | None = None
+    problems: tuple[str, ...] = ()
+    message: str = ""
+    fetched_at: str = ""
+
+    def header(self, name: str) -> str:
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), "")
+
+
+@dataclass(frozen=True)
+class PageText:
+    """The readable side of a page: its visible text in blocks, and the main (article) part."""
+
+    text: str  # visible text, block boundaries as newlines, whitespace collapsed within blocks
+    main: str  # visible text of the main content only (no navigation, footers, banners...)
+    title: str = ""
+    headings: tuple[str, ...] = ()
+    encoding: str = ""
+    language: str = ""
+    paragraphs: dict[int, str] = field(default_factory=dict)  # numbered paragraphs, if any
+    author: str = ""
+    published: str = ""
+
+
+@dataclass(frozen=True)
+class QuoteMatch:
+    text: str
+    match: MatchKind
+    score: float
+    found_text: str | None
+    lost: bool = False  # found on an earlier pass, missing now
+    changes: tuple[Change, ...] = ()  # for `altered`: each word-level difference, quote → page
+
+
+@dataclass(frozen=True)
+class Drift:
+    state: DriftState
+    similarity: float | None = None
+    quote_changes: tuple[tuple[str, str, str], ...] = ()  # (quote, before, after)
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Capture:
+    state: CaptureState
+    url: str | None = None
+    timestamp: str | None = None  # YYYYMMDDhhmmss
+    message: str = ""
+    verified: bool | None = None  # replayed and holds every quote found live; None: not checked
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    source: Source
+    final_url: str
+    http_status: int | None
+    status: Status
+    link: LinkState
+    quotes: tuple[QuoteMatch, ...]
+    drift: Drift
+    capture: Capture
+    snapshot: str | None
+    problems: tuple[str, ...]
+    message: str
+    text_hash: str | None = None
+    failures: int = 0  # consecutive failed passes, this one included
+    first_failed: str | None = None
+    encoding: str = ""  # the codec the page was decoded with
+    author: str = ""  # for tweets: who posted it
+    published: str = ""  # for tweets: when, as oEmbed shows it
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    started: str
+    finished: str
+    outcomes: tuple[SourceOutcome, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)

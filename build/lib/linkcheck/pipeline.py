@@ -1,0 +1,250 @@
+"""One check pass: fetch → extract → verdict → match → drift → snapshot → archive → store.
+
+`check_pass` is the pass itself; it takes its I/O (HTTP client, history) as arguments and
+returns a `CheckRun`. `run_pass` adds what every caller needs around it (the lock, the client,
+the history file, the reports under reports/) and is what the CLI and the daemon call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import httpx
+
+from .adapters.twitter import read_tweet, tweet_url
+from .archive.runner import Job, archive_all, stored_capture
+from .archive.snapshots import write_snapshot
+from .archive.wayback import Wayback, keys_from_env
+from .config import Config
+from .drift import compare, text_hash
+from .durations import now_utc, parse_stamp, stamp
+from .extract import extract
+from .fetch import Fetcher, open_client
+from .lock import pass_lock
+from .match import match_quotes, unverifiable
+from .models import (
+    Capture,
+    CaptureState,
+    CheckRun,
+    Drift,
+    DriftState,
+    FetchResult,
+    LinkState,
+    MatchKind,
+    PageText,
+    QuoteMatch,
+    Source,
+    SourceOutcome,
+)
+from .policy import failing, message_for, quote_problems, status_of
+from .reporters.files import write_run_reports
+from .reporters.jsonfmt import outcome_dict
+from .store import Prior, SnapshotRow, Store, Version
+from .verdict import Verdict, classify
+
+Progress = Callable[[int, int], None]
+_FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
+_UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
+
+
+@dataclass(frozen=True)
+class _Read:
+    fetch: FetchResult
+    page: PageText | None
+    verdict: Verdict
+    quotes: tuple[QuoteMatch, ...]
+
+
+async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
+    canonical = tweet_url(source.url)
+    if canonical:
+        fetch, page = await read_tweet(fetcher, config.twitter, source.url, canonical)
+    else:
+        fetch = await fetcher.fetch(source.url)
+        page = None
+        if fetch.error is None:
+            page = await asyncio.to_thread(extract, fetch.body, fetch.header("content-type")) \
+                if len(fetch.body) > 1_000_000 else extract(fetch.body, fetch.header("content-type"))
+    verdict = classify(fetch, page)
+    if page is None or verdict.link in _UNREADABLE:
+        return _Read(fetch, page, verdict, unverifiable(source.quotes))
+    quotes = match_quotes(page, source.quotes, config.policy.min_quote_score)
+    if verdict.link is LinkState.SOFT_404 and quotes and all(
+            q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in quotes):
+        # The error-page heuristics misfired: the cited words are on the page.
+        moved = fetch.final_url != fetch.url
+        verdict = Verdict(LinkState.REDIRECTED if moved else LinkState.ALIVE,
+                          ("redirected",) if moved else (), "")
+    return _Read(fetch, page, verdict, quotes)
+
+
+def _second_try(read: _Read) -> bool:
+    """Worth another look at the end of the pass: what may be a passing hiccup (a blip, a rate
+    limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
+    briefly unwell."""
+    return read.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
+        not {"redirect-loop", "too-large"} & set(read.verdict.problems)
+
+
+def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
+    before = {q.get("text"): q.get("match") for q in (prior.last or {}).get("quotes", [])}
+    return tuple(replace(q, lost=True) if q.match is MatchKind.MISSING and before.get(q.text) in
+                 ("exact", "normalized", "fuzzy") else q for q in quotes)
+
+
+def _confirm(link: LinkState, prior: Prior, now: datetime, config: Config) -> tuple[int, str | None, str]:
+    """Consecutive failures (this pass included), the first one's time, and the confirmation
+    sentence when the source is now confirmed dead."""
+    if link not in _FAILED:
+        return 0, None, ""
+    failures = prior.failures + 1
+    first = prior.first_failed or stamp(now)
+    span = (now - parse_stamp(first)).total_seconds()
+    if failures >= config.policy.confirm_failures and span >= config.policy.confirm_span:
+        return failures, first, (f"confirmed dead: failed on {failures} consecutive passes since {first}")
+    return failures, first, ""
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """A source after verification and drift, before archiving."""
+
+    source: Source
+    read: _Read
+    link: LinkState
+    quotes: tuple[QuoteMatch, ...]
+    drift: Drift
+    snapshot: str | None
+    problems: tuple[str, ...]
+    failures: int
+    first_failed: str | None
+    confirmed: str
+    text_hash: str | None
+
+
+def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store, now: datetime,
+           versions: list[Version], snapshots: list[SnapshotRow]) -> _Judged:
+    quotes = _mark_lost(read.quotes, prior)
+    link = read.verdict.link
+    page = read.page if link not in _UNREADABLE else None
+    digest_hash = text_hash(page.main) if page is not None else None
+    if page is not None and digest_hash is not None:
+        drift = compare(page.main, prior.recent, prior.previous, quotes, (prior.last or {}).get("quotes", []))
+        versions.append(Version(src.id, digest_hash, page.main, stamp(now)))
+    else:
+        drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
+    snapshot = None
+    fetch = read.fetch
+    if fetch.error is None and fetch.raw and not tweet_url(src.url):
+        meta = {"source": src.id, "url": src.url, "text_hash": digest_hash,
+                "encoding": page.encoding if page else None, "link": link.value,
+                "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in quotes]}
+        # Written on the loop: measured slower in a thread pool (GIL hand-offs), see BENCHMARKS.md.
+        written = write_snapshot(config.root, src.id, fetch, meta, config.fetch.user_agent,
+                                 lambda digest: store.snapshot_for_digest(src.id, digest))
+        snapshot = written.path
+        if written.new:
+            snapshots.append(SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash,
+                                         stamp(now)))
+    failures, first_failed, confirmed = _confirm(link, prior, now, config)
+    problems = list(read.verdict.problems)
+    if confirmed:
+        if link is LinkState.UNREACHABLE:
+            link = LinkState.DEAD
+        problems = ["dead", *[p for p in problems if p != "dead"], "confirmed-dead"]
+    problems += quote_problems(quotes)
+    if drift.state is DriftState.CHANGED:
+        problems.append("content-changed")
+    return _Judged(src, read, link, quotes, drift, snapshot, tuple(problems), failures, first_failed,
+                   confirmed, digest_hash)
+
+
+def _archive_url(src: Source) -> str:
+    return tweet_url(src.url) or src.url
+
+
+async def _captures(config: Config, store: Store, judged: list[_Judged], client: httpx.AsyncClient,
+                    archive: bool, now: datetime) -> dict[str, Capture]:
+    if not (archive and config.archive.wayback):
+        why = "archiving is off (--no-archive)" if config.archive.wayback else \
+            "archiving is off (archive.wayback = false)"
+        return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}
+    wayback = Wayback(client, config.archive, keys_from_env())
+    jobs = [Job(_archive_url(j.source), j.link, j.drift.state is DriftState.CHANGED) for j in judged]
+    return await archive_all(jobs, wayback, store, config.archive, now)
+
+
+async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.AsyncClient, store: Store,
+                      progress: Progress | None, versions: list[Version],
+                      snapshots: list[SnapshotRow]) -> list[_Judged]:
+    """Read and judge every source; each is judged as soon as it is read, while others are in
+    flight, except those that get a second try at the end."""
+    fetcher = Fetcher(client, config.fetch)
+    done = 0
+
+    def judge(src: Source, read: _Read) -> _Judged:
+        prior = store.prior(src.id, config.policy.drift_window)
+        return _judge(src, read, prior, config, store, now_utc(), versions, snapshots)
+
+    async def one(src: Source) -> _Judged | _Read:
+        nonlocal done
+        read = await _read(src, fetcher, config)
+        done += 1
+        if progress:
+            progress(done, len(sources))
+        return read if _second_try(read) and config.fetch.recheck_pause >= 0 else judge(src, read)
+
+    results = list(await asyncio.gather(*(one(s) for s in sources)))
+    again = [i for i, r in enumerate(results) if isinstance(r, _Read)]
+    if again:
+        await asyncio.sleep(config.fetch.recheck_pause)
+        reads = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))
+        for i, read in zip(again, reads, strict=True):
+            results[i] = judge(sources[i], read)
+    return [r for r in results if isinstance(r, _Judged)]
+
+
+async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
+                     store: Store, *, archive: bool = True, progress: Progress | None = None) -> CheckRun:
+    """Check `sources` once and record the pass in `store`. Never raises for a bad page."""
+    started = now_utc()
+    versions: list[Version] = []
+    snapshots: list[SnapshotRow] = []
+    judged = await _assess_all(sources, config, client, store, progress, versions, snapshots)
+    captures = await _captures(config, store, judged, client, archive, now_utc())
+    fail_on = failing(config.policy.fail_on)
+    outcomes = []
+    for j in judged:
+        capture = captures[_archive_url(j.source)]
+        problems = [*j.problems, *(["archive-failed"] if capture.state is CaptureState.FAILED else [])]
+        outcomes.append(SourceOutcome(
+            source=j.source, final_url=j.read.fetch.final_url, http_status=j.read.fetch.status_code,
+            status=status_of(j.problems, j.link, fail_on), link=j.link, quotes=j.quotes, drift=j.drift,
+            capture=capture, snapshot=j.snapshot, problems=tuple(dict.fromkeys(problems)),
+            message=message_for(j.read.verdict.message, j.link, j.quotes, j.drift, j.confirmed),
+            text_hash=j.text_hash, failures=j.failures, first_failed=j.first_failed,
+            encoding=j.read.page.encoding if j.read.page else "",
+            author=j.read.page.author if j.read.page else "",
+            published=j.read.page.published if j.read.page else ""))
+    run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
+    store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
+                   [(url, c, run.finished) for url, c in captures.items()])
+    return run
+
+
+async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),
+                   progress: Progress | None = None, lock_wait: float = 10.0) -> CheckRun:
+    """A whole pass as the CLI and the daemon run it: lock, history, client, reports."""
+    sources = [s for s in config.sources if not only or s.id in only]
+    with pass_lock(config.root, lock_wait):
+        store = Store.open(config.db_path)
+        try:
+            async with open_client(config.fetch) as client:
+                run = await check_pass(config, sources, client, store, archive=archive, progress=progress)
+        finally:
+            store.close()
+        write_run_reports(config.root / "reports", run)
+    return run

@@ -1,0 +1,77 @@
+"""From problems to a status (ok / warning / broken) under `policy.fail_on`, and the one
+human sentence a source's report line carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .models import Drift, DriftState, LinkState, MatchKind, QuoteMatch, Status
+
+# Problems that mean "we could not look", not "the citation is wrong".
+UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop"})
+# Problems that make a source a warning when they do not make it broken.
+WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed"}
+# A fail_on name also covers these stronger forms of itself.
+_ALSO = {"quote-missing": {"quote-lost"}, "dead": {"confirmed-dead"}, "changed": {"content-changed"}}
+
+
+NEAR = 0.6  # below this score the best passage is named, but not called close
+
+
+def failing(fail_on: Iterable[str]) -> frozenset[str]:
+    names = set(fail_on)
+    for name in list(names):
+        names |= _ALSO.get(name, set())
+    return frozenset(names)
+
+
+def status_of(problems: Sequence[str], link: LinkState, fail_on: frozenset[str]) -> Status:
+    if link.value in fail_on or any(p in fail_on for p in problems):
+        return Status.BROKEN
+    if any(p in WARNING_PROBLEMS for p in problems):
+        return Status.WARNING
+    return Status.OK
+
+
+def quote_problems(quotes: Sequence[QuoteMatch]) -> list[str]:
+    problems = []
+    if any(q.lost for q in quotes):
+        problems.append("quote-lost")
+    if any(q.match is MatchKind.MISSING and not q.lost for q in quotes):
+        problems.append("quote-missing")
+    if any(q.match is MatchKind.FUZZY for q in quotes):
+        problems.append("quote-fuzzy")
+    return problems
+
+
+def _short(text: str | None, limit: int = 160) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch], drift: Drift,
+                confirmed: str) -> str:
+    parts = []
+    if confirmed:
+        parts.append(confirmed)
+    if link not in (LinkState.ALIVE,) and link_message:
+        parts.append(link_message)
+    lost = [q for q in quotes if q.lost]
+    missing = [q for q in quotes if q.match is MatchKind.MISSING and not q.lost]
+    if lost:
+        parts.append(f"{len(lost)} quoted passage{'s are' if len(lost) > 1 else ' is'} no longer on the "
+                     f"page; it now reads: “{_short(lost[0].found_text)}”")
+    if missing:
+        what = "the quoted passage is" if len(quotes) == 1 else f"{len(missing)} of {len(quotes)} quotes are"
+        nearest = missing[0].found_text
+        if nearest and missing[0].score >= NEAR:
+            hint = f"; closest passage: “{_short(nearest)}”"
+        elif nearest:
+            hint = f"; nothing on the page comes close (nearest: “{_short(nearest)}”)"
+        else:
+            hint = ""
+        parts.append(f"{what} not on the page{hint}")
+    if drift.state is DriftState.CHANGED:
+        parts.append(f"the main text changed since the last snapshot (similarity {drift.similarity:.2f})")
+    text = "; ".join(parts[:3])
+    return text[:1].upper() + text[1:] + ("." if text and not text.endswith((".", "”")) else "")

@@ -1,0 +1,48 @@
+"""The JSON report of CONTRACT.md (`linkcheck.report/1`); also the form results are stored in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..models import CheckRun, SourceOutcome, Status
+
+SCHEMA = "linkcheck.report/1"
+
+
+def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
+    src = o.source
+    drift: dict[str, Any] = {"state": o.drift.state.value, "similarity": o.drift.similarity}
+    if o.drift.quote_changes or o.drift.removed or o.drift.added:
+        drift |= {"quote_changes": [{"quote": q, "before": b, "after": a} for q, b, a in o.drift.quote_changes],
+                  "removed": list(o.drift.removed), "added": list(o.drift.added)}
+    return {
+        "id": src.id, "url": src.url, "final_url": o.final_url, "http_status": o.http_status,
+        "status": o.status.value, "link": o.link.value,
+        "quotes": [{"text": q.text, "match": q.match.value, "score": q.score, "found_text": q.found_text,
+                    "lost": q.lost} for q in o.quotes],
+        "drift": drift,
+        "archive": {"wayback": {"state": o.capture.state.value, "url": o.capture.url,
+                                "timestamp": o.capture.timestamp, "message": o.capture.message},
+                    "snapshot": o.snapshot},
+        "problems": list(o.problems),
+        "message": o.message,
+        "title": src.title, "cites": list(src.cites), "line": src.line,
+        "text_hash": o.text_hash, "failures": o.failures, "first_failed": o.first_failed,
+        "encoding": o.encoding or None,
+        **({"author": o.author, "published": o.published} if o.author or o.published else {}),
+    }
+
+
+def run_dict(run: CheckRun) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA, "started": run.started, "finished": run.finished,
+        "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
+                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN)},
+        "sources": [outcome_dict(o) for o in run.outcomes],
+    }
+
+
+def render(run: CheckRun) -> str:
+    """JSON for machines: the CONTRACT.md report schema."""
+    return json.dumps(run_dict(run), ensure_ascii=False, indent=2) + "\n"
