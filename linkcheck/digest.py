@@ -40,6 +40,7 @@ class Item:
     removed: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     similarity: float | None = None
+    cited_in: tuple[dict[str, Any], ...] = ()  # the articles citing it: article, notes, line, sentence, title
     final_url: str = ""
     quotes: tuple[dict[str, Any], ...] = ()  # {text, match, found_text, changes?} as stored
     was: str = ""  # for a recovered source: what it recovered from
@@ -88,6 +89,16 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ArticleProblems:
+    """One article's editor's view: its sources that are not ok, worst first."""
+
+    path: str
+    title: str
+    status: str
+    items: list[tuple[Item, dict[str, Any]]]  # (the source, how this article cites it)
+
+
+@dataclass(frozen=True)
 class Digest:
     since: str
     until: str
@@ -98,6 +109,22 @@ class Digest:
     unverifiable: list[Item] = field(default_factory=list)
     archived: list[Item] = field(default_factory=list)
     current: list[Item] = field(default_factory=list)
+    articles: list[ArticleProblems] = field(default_factory=list)  # articles with a source not ok
+    shared: list[Item] = field(default_factory=list)  # sources cited by several articles
+
+
+def _by_article(current: list[Item]) -> tuple[list[ArticleProblems], list[Item]]:
+    """Each article's problems (articles with a broken source first), and the shared sources."""
+    groups: dict[str, ArticleProblems] = {}
+    for item in current:  # already worst first
+        if item.status == "ok":
+            continue
+        for c in item.cited_in:
+            group = groups.setdefault(c["article"], ArticleProblems(c["article"], c.get("title", ""), item.status, []))
+            group.items.append((item, c))
+    articles = sorted(groups.values(), key=lambda g: (_SEVERITY.get(g.status, 3), g.path))
+    shared = [i for i in current if len({c["article"] for c in i.cited_in}) > 1]
+    return articles, shared
 
 
 def _item(r: dict[str, Any], changed: dict[str, Any] | None = None, **extra: Any) -> Item:
@@ -110,7 +137,8 @@ def _item(r: dict[str, Any], changed: dict[str, Any] | None = None, **extra: Any
                 snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
                 added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
-                final_url=r.get("final_url") or "", quotes=tuple(r.get("quotes", [])), **extra)
+                cited_in=tuple(r.get("cited_in", [])), final_url=r.get("final_url") or "",
+                quotes=tuple(r.get("quotes", [])), **extra)
 
 
 def _bad(r: dict[str, Any]) -> bool:
@@ -169,6 +197,9 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     digest.recovered.sort(key=lambda i: i.last_seen, reverse=True)
     digest.archived.sort(key=lambda i: i.checked, reverse=True)
     digest.current.sort(key=lambda i: (_SEVERITY.get(i.status, 3), i.id))
+    articles, shared = _by_article(digest.current)
+    digest.articles.extend(articles)
+    digest.shared.extend(shared)
     return digest
 
 
