@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .article import Cited, Parsed, parse_article
-from .config import FetchSettings, load_config
+from .config import ArticleSettings, FetchSettings, load_config
 from .errors import UsageError
 from .fsutil import atomic_write
 from .models import FetchResult, LinkState, MatchKind
@@ -242,7 +242,8 @@ def _first_check(config_path: Path) -> int:
     # The first check runs in a scratch folder: `init --check` leaves nothing behind but its
     # output (no history database, lock, snapshots or reports beside the new sources.toml).
     with tempfile.TemporaryDirectory(prefix="linkcheck-init-") as scratch:
-        config = replace(load_config(config_path), path=Path(scratch) / config_path.name)
+        # Sources are resolved already; no feed is read again from the scratch folder.
+        config = replace(load_config(config_path), path=Path(scratch) / config_path.name, articles=ArticleSettings())
         run = asyncio.run(run_pass(config, archive=False))
     for o in run.outcomes:
         for q in o.quotes:
