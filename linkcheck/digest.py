@@ -41,6 +41,7 @@ class Item:
     added: tuple[str, ...] = ()
     similarity: float | None = None
     cited_in: tuple[dict[str, Any], ...] = ()  # the articles citing it: article, notes, line, sentence, title
+    word_changes: tuple[dict[str, Any], ...] = ()  # quotes whose words differ from the page or the last pass
     final_url: str = ""
     quotes: tuple[dict[str, Any], ...] = ()  # {text, match, found_text, changes?} as stored
     was: str = ""  # for a recovered source: what it recovered from
@@ -138,7 +139,9 @@ def _item(r: dict[str, Any], changed: dict[str, Any] | None = None, **extra: Any
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
                 added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
                 cited_in=tuple(r.get("cited_in", [])), final_url=r.get("final_url") or "",
-                quotes=tuple(r.get("quotes", [])), **extra)
+                quotes=tuple(r.get("quotes", [])),
+                word_changes=tuple(q for q in r.get("quotes", []) if q.get("changes") or q.get("passage_changes")),
+                **extra)
 
 
 def _bad(r: dict[str, Any]) -> bool:

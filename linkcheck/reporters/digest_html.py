@@ -5,6 +5,7 @@ changed words marked, and a "what to do" line on every card that needs one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import escape
 
 from ..digest import Digest, Item
@@ -49,6 +50,7 @@ td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
 @media (max-width: 600px) { body { padding:10px; } .hide-narrow { display:none; } }
 """
 
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
 
 
@@ -60,12 +62,26 @@ def when(ts: str) -> str:
         return ts
 
 
+def marked(text: str, words: Sequence[str]) -> str:
+    """`text` escaped for HTML, each of `words` in it wrapped in <mark> (whole words, except CJK)."""
+    alternatives = [re.escape(w) if _CJK_RE.search(w) else rf"(?<!\w){re.escape(w)}(?!\w)"
+                    for w in sorted({w for w in words if w.strip()}, key=len, reverse=True)]
+    if not alternatives:
+        return escape(text)
+    out, last = [], 0
+    for m in re.finditer("|".join(alternatives), text):
+        out += [escape(text[last:m.start()]), f"<mark>{escape(m.group())}</mark>"]
+        last = m.end()
+    return "".join([*out, escape(text[last:])])
+
+
 def _links(item: Item, prefix: str) -> str:
     anchors = "".join(f'<a href="{escape(href)}">{label}</a>' for label, href in item.links(prefix))
     return f'<p class="links">{anchors}</p>'
 
 
-def marked(runs: Runs) -> str:
+def _runs(runs: Runs) -> str:
+    """Word-diff runs as HTML, the changed words in <mark>."""
     return "".join(f"<mark>{escape(t)}</mark>" if changed and t.strip() else escape(t) for t, changed in runs)
 
 
@@ -75,8 +91,8 @@ def _quotes_off(item: Item) -> list[str]:
         quoted, page = word_diff(q["text"], q["found_text"])
         changes = "".join(f'<li>{escape(c["quote"])} → <mark>{escape(c["page"])}</mark></li>'
                           for c in q.get("changes") or [])
-        out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{marked(quoted)}”'
-                   f'<br><span class="label">the page says</span> “{marked(page)}”'
+        out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{_runs(quoted)}”'
+                   f'<br><span class="label">the page says</span> “{_runs(page)}”'
                    + (f'<ul class="changes">{changes}</ul>' if changes else "") + "</li>")
     return ['<ul class="diff">', *out, "</ul>"] if out else []
 
@@ -89,8 +105,8 @@ def _drift(item: Item) -> list[str]:
     for c in item.drift_changes:
         before, after = word_diff(c["before"], c["after"])
         out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{escape(c["quote"])}”'
-                   f'<br><span class="label">the page said</span> <del>{marked(before)}</del>'
-                   f'<br><span class="label">it now says</span> <ins>{marked(after) or "(gone)"}</ins></li>')
+                   f'<br><span class="label">the page said</span> <del>{_runs(before)}</del>'
+                   f'<br><span class="label">it now says</span> <ins>{_runs(after) or "(gone)"}</ins></li>')
     out += [f'<li class="del"><del>{escape(t)}</del></li>' for t in item.removed]
     out += [f'<li class="ins"><ins>{escape(t)}</ins></li>' for t in item.added]
     out.append("</ul>")
@@ -109,6 +125,12 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
         out.append(f"<p>{escape(item.message)}</p>")
     if item.was:
         out.append(f'<p class="was">Recovered from: {escape(item.was)}</p>')
+    for q in item.word_changes:  # passages that changed since the last pass (quotes_off shows the others)
+        if q in item.quotes_off:
+            continue
+        words = [c["page"] for c in q.get("changes", [])] + [c["after"] for c in q.get("passage_changes", [])]
+        out.append(f'<p class="quoted"><span class="label">Quoted</span> “{escape(q["text"])}”<br>'
+                   f'<span class="label">the page says</span> {marked(q.get("found_text") or "", words)}</p>')
     if streak and item.count:
         out.append(f'<p class="meta">First seen {when(item.first_seen)} · last seen {when(item.last_seen)}'
                    f' · {item.count} check{"s" if item.count != 1 else ""} in a row</p>')

@@ -40,6 +40,12 @@ def _details(item: Item) -> list[str]:
         quoted, page = word_diff(q["text"], q["found_text"])
         out.append(f"  - quoted: “{_marked(quoted, '~~')}”")
         out.append(f"    - the page says: “{_marked(page, '**')}”")
+    for q in item.word_changes:  # the passage changed since the last pass, the quote still found
+        if q not in item.quotes_off and q.get("previous_text") and q.get("found_text"):
+            before, after = word_diff(q["previous_text"], q["found_text"])
+            out.append(f"  - quoted: “{md_escape(q['text'])}”")
+            out.append(f"    - the passage said: {_marked(before, '~~')}")
+            out.append(f"    - it now says: {_marked(after, '**')}")
     for change in item.drift_changes:
         before, after = word_diff(change["before"], change["after"])
         out.append(f"  - quoted: “{md_escape(change['quote'])}”")
