@@ -37,7 +37,7 @@ CASES = [
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ text = "x", locator = 0 }]\n',
      ["source 'a'", "locator"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ text = "x", kind = "paraphrased" }]\n',
-     ["source 'a' (line 1)", "'kind'", "\"paraphrase\"", "'paraphrased'"]),
+     ["sources.toml:4: source 'a'", "'kind'", "\"paraphrase\"", "'paraphrased'"]),
     ('[[source]]\nid = "bad id!"\nurl = "https://example.org/"\n', ["'id'", "bad id!"]),
     (GOOD_SOURCE + "\n" + GOOD_SOURCE, ["sources.toml:6: source 'a'", "same id", "line 2"]),
     ("[fetch\ntimeout = 3\n", ["invalid TOML", "line 1"]),
