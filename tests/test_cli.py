@@ -59,7 +59,7 @@ def test_text_output_is_readable(server: Server, tmp_path: Path, capsys: pytest.
     config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": ["when allies agree"]}])
     code, out, _ = run_cli(["check", "--config", str(config)], capsys)
     assert code == 1
-    assert out.startswith("BROKEN  a  [quote-missing]  ")
+    assert out.startswith("BROKEN  a  [quote-altered]  ")  # the reason, not the link state [alive]
     assert "the page says: “Allies agree and conditions are met.”" in out
     assert "\033[" not in out  # no colour off a terminal
     assert "1 source: 0 ok, 0 warning, 1 broken" in out
