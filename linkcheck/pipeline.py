@@ -15,7 +15,7 @@ from datetime import datetime
 import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
-from .archive.runner import Job, archive_all, stored_capture
+from .archive.runner import archive_all, archive_job, stored_capture
 from .archive.snapshots import write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config
@@ -173,8 +173,8 @@ async def _captures(config: Config, store: Store, judged: list[_Judged], client:
             "archiving is off (archive.wayback = false)"
         return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}
     wayback = Wayback(client, config.archive, keys_from_env())
-    jobs = [Job(_archive_url(j.source), j.link, j.drift.state is DriftState.CHANGED) for j in judged]
-    return await archive_all(jobs, wayback, store, config.archive, now)
+    return await archive_all([archive_job(_archive_url(j.source), j.link, j.drift.state, j.source.quotes, j.quotes)
+                              for j in judged], wayback, store, config.archive, now, config.policy.min_quote_score)
 
 
 async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.AsyncClient, store: Store,
@@ -231,7 +231,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             published=j.read.page.published if j.read.page else ""))
     run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
-                   [(url, c, run.finished) for url, c in captures.items()])
+                   [])  # the archive queue keeps its own rows (archive/queue.py)
     return run
 
 
