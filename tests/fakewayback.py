@@ -73,6 +73,9 @@ class FakeWayback:
         self.rows.setdefault(url, []).append(Row(NOW_TS))
         self.archived[(url, NOW_TS)] = self.live_body
 
+    def archived_at(self, url: str) -> list[str]:
+        return sorted(ts for u, ts in self.archived if u == url)
+
     def _wait(self) -> None:
         self.server.stopping.wait(self.delay if self.delay else 30)
 

@@ -225,6 +225,59 @@ def test_spn1_answers(server: Server, wayback: FakeWayback, tmp_path: Path, caps
         assert wayback.polls >= 2 and _wb(report, "page")["timestamp"] == NOW_TS
 
 
+def test_replay_redirected_to_another_capture_is_not_verified(server: Server, wayback: FakeWayback,
+                                                              tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    url = server.url("/page")
+    wayback.rows[url] = [Row(NOW_TS)]  # just captured: replay still sends readers to an older one
+    wayback.replay_redirect[(url, NOW_TS)] = "20200101000000"
+    _, report = check_json(_config(tmp_path, server, wayback), capsys)
+    capture = _wb(report, "page")
+    assert capture["state"] == "existing" and capture["verified"] is False
+    assert "redirects to the capture of 20200101000000" in str(capture["message"])
+
+
+def test_lost_quote_points_readers_at_the_capture_that_still_holds_it(server: Server, wayback: FakeWayback,
+                                                                      tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    url, old = server.url("/page"), "20260101000000"
+    live = {"body": f"<p>{QUOTE}</p>"}
+    wayback.rows[url] = [Row(old)]
+    wayback.archived[(url, old)] = f"<p>{QUOTE}</p>"
+    config = _config(tmp_path, server, wayback, max_age="3650d")
+    server.routes["/page"] = lambda h: send(h, 200, page(live["body"]))
+    _, report = check_json(config, capsys)
+    assert _wb(report, "page")["timestamp"] == old and _wb(report, "page")["verified"] is True
+    live["body"] = wayback.live_body = "<p>The page says something else entirely now.</p>"
+    _, report = check_json(config, capsys)
+    assert by_id(report)["page"]["quotes"][0]["lost"] is True
+    assert NOW_TS in wayback.archived_at(url)  # the changed page was archived too ...
+    capture = _wb(report, "page")  # ... but readers are sent to the capture holding the quote
+    assert capture["url"] == f"{wayback.base}/web/{old}/{url}" and capture["verified"] is True
+    assert "still holds it" in str(capture["message"])
+    _, out, _ = run_cli(["links", "--config", str(config), "--format", "markdown"], capsys)
+    assert f"{wayback.base}/web/{old}/{url}" in out and f"/web/{NOW_TS}/{url}" not in out
+    _, digest, _ = run_cli(["report", "--config", str(config), "--format", "markdown"], capsys)
+    assert f"/web/{old}/{url}" in digest and f"/web/{NOW_TS}/{url}" not in digest
+    _, report = check_json(config, capsys)  # still missing on the next pass: still pointed there
+    assert _wb(report, "page")["url"] == f"{wayback.base}/web/{old}/{url}"
+
+
+def test_dead_page_without_wayback_capture_gets_another_archives(server: Server, wayback: FakeWayback,
+                                                                tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    gone = server.url("/gone")
+    wayback.mementos[gone] = (f"https://archive.today/20200101000000/{gone}", "2020-01-01T00:00:00Z")
+    config = _config(tmp_path, server, wayback, memento_url=f"{wayback.base}/timetravel")
+    _, report = check_json(config, capsys)
+    assert by_id(report)["gone"]["archive"]["memento"] == {
+        "url": f"https://archive.today/20200101000000/{gone}", "datetime": "2020-01-01T00:00:00Z"}
+    assert _wb(report, "gone")["state"] == "skipped" and "another web archive" in str(_wb(report, "gone")["message"])
+    assert by_id(report)["page"]["archive"]["memento"] is None  # alive: no need to ask
+    _, report = check_json(config, capsys)
+    assert by_id(report)["gone"]["archive"]["memento"]["url"].startswith("https://archive.today/")
+
+
 def test_parse_link_memento_picks_the_newest_memento() -> None:
     link = ('<http://example.org/>; rel="original", '
             '<https://web.archive.org/web/20100101000000/http://example.org/>; rel="first memento"; '

@@ -1,0 +1,117 @@
+"""The archive queue on its own: the SPN2 error taxonomy, default endpoints and rates, a
+10,000-source backlog drained at the configured rate within the pass's deadline, and the
+daemon's drain resuming a job between passes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Server, check_json, page, send, write_config
+from fakewayback import FakeWayback
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkcheck.archive.answers import CAPTURED_TODAY, PERMANENT, TEMPORARY, Kind, spn1_html, spn2_submit, spn_error
+from linkcheck.archive.queue import Queue
+from linkcheck.archive.runner import Job, archive_all, drain_between_passes
+from linkcheck.archive.wayback import Wayback, availability_url, memento_url
+from linkcheck.config import ArchiveSettings, load_config
+from linkcheck.models import CaptureState, LinkState
+from linkcheck.store import Store
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWayback]:
+    s = Server()
+    wayback = FakeWayback(s)
+    s.fallback = wayback.handle
+    yield wayback
+    s.close()
+
+
+@given(st.sampled_from(sorted(TEMPORARY | PERMANENT | {CAPTURED_TODAY, "error:max-daily-bandwidth-from-ip"})),
+       st.text(max_size=80))
+def test_spn2_error_taxonomy(ext: str, message: str) -> None:
+    for answer in (spn_error({"status": "error", "status_ext": ext, "message": message}),
+                   spn2_submit({"status": "error", "status_ext": ext, "message": message})):
+        expected = Kind.RECENT if ext == CAPTURED_TODAY else Kind.FAILED if ext in PERMANENT else Kind.RETRY
+        assert answer.kind is expected and ext in answer.message
+
+
+@given(st.text(max_size=60))
+def test_undocumented_errors_are_retried_not_dropped(tail: str) -> None:
+    assert spn_error({"status": "error", "status_ext": "error:new-thing" + tail}).kind is Kind.RETRY
+
+
+def test_recorded_spn_answers_without_a_job() -> None:
+    same = "The same snapshot had been made 4 minutes ago. You can make new capture of this URL after 1 hour."
+    assert spn2_submit({"url": "https://a.example/", "job_id": None, "message": same}).kind is Kind.RECENT
+    assert spn2_submit({"url": "https://a.example/", "job_id": "spn2-ab", "message": same}).job_id == "spn2-ab"
+    html = '<script>\nspn.watchJob("spn2-9878e19ee26531d6415d4cfc93c52b9bf4341a39", "/_static/",6000);</script>'
+    assert spn1_html(html) is not None and spn1_html(html).job_id == "spn2-9878e19ee26531d6415d4cfc93c52b9bf4341a39"  # type: ignore[union-attr]
+    assert spn1_html("<p>Saving page</p>") is None
+
+
+def test_default_endpoints_and_rates_are_the_documented_ones() -> None:
+    real = ArchiveSettings()
+    assert availability_url(real) == "https://archive.org/wayback/available"
+    assert memento_url(real) == "https://timetravel.mementoweb.org/api/json"
+    assert real.lookups_per_minute < 30  # the CDX server's hard limit is reported near 30/min
+    mirror = replace(real, wayback_url="http://127.0.0.1:9")
+    assert availability_url(mirror) == "http://127.0.0.1:9/wayback/available" and memento_url(mirror) == ""
+
+
+def test_ten_thousand_sources_drain_at_the_configured_rate_within_the_deadline(fake: FakeWayback,
+                                                                               tmp_path: Path) -> None:
+    settings = ArchiveSettings(wayback_url=fake.base, timeout=2.0, request_timeout=5.0, lookups_per_minute=600,
+                               saves_per_minute=600, retry_backoff=0.0)
+    jobs = [Job(f"https://example.org/{i}", LinkState.ALIVE, False) for i in range(10_000)]
+    store = Store.open(tmp_path / "h.db")
+
+    async def archive() -> dict[str, object]:
+        async with httpx.AsyncClient() as client:
+            wayback = Wayback(client, settings, None)
+            # Generous outer bound: the pass's own deadline (2 s) must end it long before.
+            return dict(await asyncio.wait_for(archive_all(jobs, wayback, store, settings, datetime.now(UTC)), 60))
+
+    try:
+        captures = asyncio.run(archive())
+        backlog = Queue(store).backlog()
+    finally:
+        store.close()
+    states = [c.state for c in captures.values()]  # type: ignore[attr-defined]
+    saved = states.count(CaptureState.SAVED)
+    # Each item costs two paced lookups (empty CDX, then availability): 600/min over the
+    # drain's share of 2 s allows at most 15 lookup slots, whatever the machine's speed.
+    assert len(fake.lookups) <= 16 and 1 <= saved == len(fake.saves) <= 8
+    assert states.count(CaptureState.QUEUED) == 10_000 - saved == backlog.waiting
+
+
+def test_the_daemon_drain_resumes_a_submitted_job(server: Server, fake: FakeWayback, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAYBACK_ACCESS_KEY", "key")
+    monkeypatch.setenv("WAYBACK_SECRET_KEY", "secret")
+    server.routes["/page"] = lambda h: send(h, 200, page("<p>Words.</p>"))
+    path = write_config(tmp_path, [{"id": "page", "url": server.url("/page")}],
+                        archive={"wayback": True, "wayback_url": fake.base, "lookups_per_minute": 6000,
+                                 "saves_per_minute": 6000, "job_timeout": "1s"})
+    fake.status_mode = "pending"
+    _, report = check_json(path, capsys)
+    assert report["sources"][0]["archive"]["wayback"]["state"] == "pending"
+    fake.status_mode = "ok"
+    config = load_config(path)
+    assert asyncio.run(drain_between_passes(config, 30)) == 1
+    store = Store.open(config.db_path)
+    try:
+        row = Queue(store).get(server.url("/page"))
+    finally:
+        store.close()
+    assert row is not None and row.state is CaptureState.SAVED and row.job_id is None
+    assert fake.saves == [server.url("/page")]  # polled, never submitted twice
