@@ -5,7 +5,6 @@ daemon's drain resuming a job between passes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,15 +23,6 @@ from linkcheck.archive.wayback import Wayback, availability_url, memento_url
 from linkcheck.config import ArchiveSettings, load_config
 from linkcheck.models import CaptureState, LinkState
 from linkcheck.store import Store
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWayback]:
-    s = Server()
-    wayback = FakeWayback(s)
-    s.fallback = wayback.handle
-    yield wayback
-    s.close()
 
 
 @given(st.sampled_from(sorted(TEMPORARY | PERMANENT | {CAPTURED_TODAY, "error:max-daily-bandwidth-from-ip"})),
@@ -67,9 +57,9 @@ def test_default_endpoints_and_rates_are_the_documented_ones() -> None:
     assert availability_url(mirror) == "http://127.0.0.1:9/wayback/available" and memento_url(mirror) == ""
 
 
-def test_ten_thousand_sources_drain_at_the_configured_rate_within_the_deadline(fake: FakeWayback,
+def test_ten_thousand_sources_drain_at_the_configured_rate_within_the_deadline(wayback: FakeWayback,
                                                                                tmp_path: Path) -> None:
-    settings = ArchiveSettings(wayback_url=fake.base, timeout=2.0, request_timeout=5.0, lookups_per_minute=600,
+    settings = ArchiveSettings(wayback_url=wayback.base, timeout=2.0, request_timeout=5.0, lookups_per_minute=600,
                                saves_per_minute=600, retry_backoff=0.0)
     jobs = [Job(f"https://example.org/{i}", LinkState.ALIVE, False) for i in range(10_000)]
     store = Store.open(tmp_path / "h.db")
@@ -89,23 +79,25 @@ def test_ten_thousand_sources_drain_at_the_configured_rate_within_the_deadline(f
     saved = states.count(CaptureState.SAVED)
     # Each item costs two paced lookups (empty CDX, then availability): 600/min over the
     # drain's share of 2 s allows at most 15 lookup slots, whatever the machine's speed.
-    assert len(fake.lookups) <= 16 and 1 <= saved == len(fake.saves) <= 8
+    # A save in flight when the deadline struck may have reached the archive unrecorded: the
+    # next drain's lookup finds that capture instead of saving again.
+    assert len(wayback.lookups) <= 16 and 1 <= saved <= len(wayback.saves) <= min(saved + 4, 8)
     assert states.count(CaptureState.QUEUED) == 10_000 - saved == backlog.waiting
 
 
-def test_the_daemon_drain_resumes_a_submitted_job(server: Server, fake: FakeWayback, tmp_path: Path,
+def test_the_daemon_drain_resumes_a_submitted_job(server: Server, wayback: FakeWayback, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAYBACK_ACCESS_KEY", "key")
     monkeypatch.setenv("WAYBACK_SECRET_KEY", "secret")
     server.routes["/page"] = lambda h: send(h, 200, page("<p>Words.</p>"))
     path = write_config(tmp_path, [{"id": "page", "url": server.url("/page")}],
-                        archive={"wayback": True, "wayback_url": fake.base, "lookups_per_minute": 6000,
+                        archive={"wayback": True, "wayback_url": wayback.base, "lookups_per_minute": 6000,
                                  "saves_per_minute": 6000, "job_timeout": "1s"})
-    fake.status_mode = "pending"
+    wayback.status_mode = "pending"
     _, report = check_json(path, capsys)
     assert report["sources"][0]["archive"]["wayback"]["state"] == "pending"
-    fake.status_mode = "ok"
+    wayback.status_mode = "ok"
     config = load_config(path)
     assert asyncio.run(drain_between_passes(config, 30)) == 1
     store = Store.open(config.db_path)
@@ -114,4 +106,4 @@ def test_the_daemon_drain_resumes_a_submitted_job(server: Server, fake: FakeWayb
     finally:
         store.close()
     assert row is not None and row.state is CaptureState.SAVED and row.job_id is None
-    assert fake.saves == [server.url("/page")]  # polled, never submitted twice
+    assert wayback.saves == [server.url("/page")]  # polled, never submitted twice

@@ -4,7 +4,6 @@ archive does (tests/fakewayback.py), reached through archive.wayback_url."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from fakewayback import BLOCKED, NOW_TS, SAME, FakeWayback, Row, job_of
 from linkcheck.archive.wayback import parse_link_memento
 
 QUOTE = "Cited words."
-
-
-@pytest.fixture
-def wayback() -> Iterator[FakeWayback]:
-    s = Server()
-    fake = FakeWayback(s)
-    s.fallback = fake.handle
-    yield fake
-    s.close()
 
 
 @pytest.fixture
