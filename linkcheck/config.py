@@ -46,7 +46,7 @@ class ArchiveSettings:
     timeout: float = 120.0  # deadline for all archive work of one pass
     request_timeout: float = 30.0
     saves_per_minute: float = 0.0  # 0: 3/min anonymous, 10/min with keys (the archive allows ~4 and ~12)
-    lookups_per_minute: float = 24.0  # the CDX server refuses above ~30/min
+    lookups_per_minute: float = 20.0  # the CDX server refuses above ~30/min; other clients use 24
     # "" means the documented host when wayback_url is the real archive, else wayback_url's own
     # /wayback/available (a test double or a mirror answers both).
     availability_url: str = ""

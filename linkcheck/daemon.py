@@ -127,7 +127,8 @@ class Daemon:
         self.log("pass", reason=reason, sources=len(run.outcomes), ok=run.count(Status.OK),
                  warning=run.count(Status.WARNING), broken=run.count(Status.BROKEN),
                  duration=f"{time.monotonic() - started:.1f}s",
-                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING))
+                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING),
+                 queued=captures.count(CaptureState.QUEUED))
         if config.notify.enabled:
             await self._notify_new_problems(config, run, before)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
-from .archive.runner import archive_all, archive_job, stored_capture
+from .archive.runner import archive_all, archive_job, archive_url, stored_capture
 from .archive.snapshots import write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config
@@ -162,18 +162,14 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
                    confirmed, digest_hash)
 
 
-def _archive_url(src: Source) -> str:
-    return tweet_url(src.url) or src.url
-
-
 async def _captures(config: Config, store: Store, judged: list[_Judged], client: httpx.AsyncClient,
                     archive: bool, now: datetime) -> dict[str, Capture]:
     if not (archive and config.archive.wayback):
         why = "archiving is off (--no-archive)" if config.archive.wayback else \
             "archiving is off (archive.wayback = false)"
-        return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}
+        return {archive_url(j.source.url): stored_capture(store, archive_url(j.source.url), why) for j in judged}
     wayback = Wayback(client, config.archive, keys_from_env())
-    return await archive_all([archive_job(_archive_url(j.source), j.link, j.drift.state, j.source.quotes, j.quotes)
+    return await archive_all([archive_job(archive_url(j.source.url), j.link, j.drift.state, j.source.quotes, j.quotes)
                               for j in judged], wayback, store, config.archive, now, config.policy.min_quote_score)
 
 
@@ -218,7 +214,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
     fail_on = failing(config.policy.fail_on)
     outcomes = []
     for j in judged:
-        capture = captures[_archive_url(j.source)]
+        capture = captures[archive_url(j.source.url)]
         problems = [*j.problems, *(["archive-failed"] if capture.state is CaptureState.FAILED else [])]
         outcomes.append(SourceOutcome(
             source=j.source, final_url=j.read.fetch.final_url, http_status=j.read.fetch.status_code,

@@ -16,7 +16,16 @@ from fakewayback import FakeWayback
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkcheck.archive.answers import CAPTURED_TODAY, PERMANENT, TEMPORARY, Kind, spn1_html, spn2_submit, spn_error
+from linkcheck.archive.answers import (
+    CAPTURED_TODAY,
+    PERMANENT,
+    TEMPORARY,
+    Kind,
+    cdx_newest,
+    spn1_html,
+    spn2_submit,
+    spn_error,
+)
 from linkcheck.archive.queue import Queue
 from linkcheck.archive.runner import Job, archive_all, drain_between_passes
 from linkcheck.archive.wayback import Wayback, availability_url, memento_url
@@ -37,6 +46,23 @@ def test_spn2_error_taxonomy(ext: str, message: str) -> None:
 @given(st.text(max_size=60))
 def test_undocumented_errors_are_retried_not_dropped(tail: str) -> None:
     assert spn_error({"status": "error", "status_ext": "error:new-thing" + tail}).kind is Kind.RETRY
+
+
+_ROW = st.tuples(st.from_regex(r"20[0-9]{12}", fullmatch=True),
+                 st.sampled_from(["200", "-", "301", "404", "503"]),
+                 st.sampled_from(["text/html", "warc/revisit", "application/pdf"]))
+
+
+@given(st.lists(_ROW, max_size=12))
+def test_cdx_newest_counts_revisits_and_skips_errors(rows: list[tuple[str, str, str]]) -> None:
+    answer = [["timestamp", "original", "statuscode", "mimetype", "digest"],
+              *[[ts, "https://a.example/", status, mime, "D"] for ts, status, mime in rows]]
+    usable = [(ts, status == "-" or mime == "warc/revisit") for ts, status, mime in rows
+              if status == "200" or status == "-" or mime == "warc/revisit"]
+    newest = cdx_newest(answer if rows else [])
+    assert (newest is None) == (not usable)
+    if newest is not None:
+        assert newest[0] == max(ts for ts, _ in usable)
 
 
 def test_recorded_spn_answers_without_a_job() -> None:

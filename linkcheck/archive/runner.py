@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ..adapters.twitter import tweet_url
 from ..config import ArchiveSettings, Config
 from ..durations import now_utc, parse_stamp, stamp
 from ..models import Capture, CaptureState, DriftState, LinkState, MatchKind, Quote, QuoteMatch
@@ -43,6 +44,11 @@ class Job:
     found: frozenset[str] = frozenset()  # quotes found on the live page this pass
     missing: frozenset[str] = frozenset()  # quotes missing (or altered) on the live page
     lost: bool = False  # one of them was found on the last pass
+
+
+def archive_url(url: str) -> str:
+    """What is archived for a cited URL: a tweet's canonical URL, else the URL itself."""
+    return tweet_url(url) or url
 
 
 def archive_job(url: str, link: LinkState, drift: DriftState, quotes: tuple[Quote, ...],
@@ -132,9 +138,10 @@ class Drain:
         self.clock = clock
         self.done = 0
 
-    async def run(self, deadline: float) -> int:
-        """Rows settled or advanced before `deadline`; the rest wait in history."""
-        todo = iter(self.queue.due(stamp(self.clock()), 1_000_000))
+    async def run(self, deadline: float, cited: set[str] | None = None) -> int:
+        """Rows settled or advanced before `deadline`; the rest wait in history. With `cited`,
+        only those URLs: a page no longer cited must not spend the archive's rate."""
+        todo = iter([e for e in self.queue.due(stamp(self.clock()), 1_000_000) if cited is None or e.url in cited])
 
         async def worker() -> None:
             for entry in todo:
@@ -305,7 +312,7 @@ async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings:
     deadline = time.monotonic() + settings.timeout
     # The drain gets most of the time; replays (verification) the rest, so a long backlog
     # cannot starve verification of the captures the pass just settled.
-    await Drain(wayback, queue, settings, key).run(time.monotonic() + settings.timeout * 0.75)
+    await Drain(wayback, queue, settings, key).run(time.monotonic() + settings.timeout * 0.75, set(unique))
     try:
         async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
             await verify_all(wayback, queue, unique, min_score)
@@ -327,6 +334,6 @@ async def drain_between_passes(config: Config, seconds: float) -> int:
                 keys = keys_from_env()
                 wayback = Wayback(client, config.archive, keys)
                 drain = Drain(wayback, Queue(store), config.archive, settings_key(config.archive, keys))
-                return await drain.run(time.monotonic() + seconds)
+                return await drain.run(time.monotonic() + seconds, {archive_url(s.url) for s in config.sources})
         finally:
             store.close()
