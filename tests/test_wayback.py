@@ -40,14 +40,16 @@ def _wb(report: dict[str, object], sid: str) -> dict[str, object]:
 def test_save_when_missing_keep_fresh_never_submit_dead(server: Server, wayback: FakeWayback, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     wayback.rows[server.url("/fresh")] = [Row(NOW_TS)]
+    wayback.archived[(server.url("/fresh"), NOW_TS)] = "<p>Already archived.</p>"
     wayback.rows[server.url("/gone")] = [Row("20190101000000")]
+    wayback.archived[(server.url("/gone"), "20190101000000")] = "<p>What the page said.</p>"
     config = _config(tmp_path, server, wayback)
     code, report = check_json(config, capsys)
     assert _wb(report, "page")["state"] == "saved"
     assert _wb(report, "page")["url"] == f"{wayback.base}/web/{NOW_TS}/{server.url('/page')}"
     assert _wb(report, "page")["verified"] is True  # replayed, holds the quote found live
     assert _wb(report, "fresh")["state"] == "existing"
-    assert _wb(report, "gone") == {"state": "existing", "timestamp": "20190101000000", "verified": None,
+    assert _wb(report, "gone") == {"state": "existing", "timestamp": "20190101000000", "verified": True,
                                    "url": f"{wayback.base}/web/20190101000000/{server.url('/gone')}", "message": ""}
     assert wayback.saves == [server.url("/page")]  # never the dead page, never the fresh one
     assert code == 1  # the dead page, not archiving
@@ -225,6 +227,14 @@ def test_replay_redirected_to_another_capture_is_not_verified(server: Server, wa
     capture = _wb(report, "page")
     assert capture["state"] == "existing" and capture["verified"] is False
     assert "redirects to the capture of 20200101000000" in str(capture["message"])
+    config = tmp_path / "sources.toml"
+    replays = len(wayback.replays)
+    _, report = check_json(config, capsys)  # a capture made minutes ago is replayed again later
+    assert len(wayback.replays) == replays + 1 and str(_wb(report, "page")["message"]).count("redirects") == 1
+    del wayback.replay_redirect[(url, NOW_TS)]
+    wayback.archived[(url, NOW_TS)] = f"<p>{QUOTE}</p>"
+    _, report = check_json(config, capsys)
+    assert _wb(report, "page")["verified"] is True and "not verified" not in str(_wb(report, "page")["message"])
 
 
 def test_lost_quote_points_readers_at_the_capture_that_still_holds_it(server: Server, wayback: FakeWayback,

@@ -24,7 +24,7 @@ from ..models import Capture, CaptureState, DriftState, LinkState, MatchKind, Qu
 from ..store import Store
 from .answers import Answer, Kind
 from .queue import WAITING, Entry, Queue
-from .verify import HELD, memento_elsewhere, replay
+from .verify import HELD, NOT_VERIFIED, memento_elsewhere, replay
 from .wayback import Lookup, Trouble, Wayback, capture_age, keys_from_env, memento_url
 
 SAVABLE = frozenset({LinkState.ALIVE, LinkState.REDIRECTED})
@@ -33,6 +33,7 @@ WORKERS = 4  # requests in flight at once; the pacers set the rate
 MAX_BACKOFF = 86400.0
 JOB_KEPT = 3600.0  # SPN keeps a job's status about an hour; after that, look the URL up again
 EXCLUDED = "excluded"
+RECENT_CAPTURE = 86400.0  # a capture younger than this that fails to replay is tried again
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _reason(job: Job, e: Entry | None, s: ArchiveSettings, key: str, now: dateti
     if e.state.value in WAITING:
         if e.link == job.link.value and (e.changed or not job.changed):
             return None
-        return "the page changed since its capture" if job.changed else e.reason
+        return "the page changed since its capture" if job.changed else (e.reason or "a capture is wanted")
     if e.state is CaptureState.FAILED and e.config == key and (e.reason == EXCLUDED or not job.changed):
         return None  # remembered until the settings (or, for a refused save, the page) change
     age = capture_age(e.timestamp, now)
@@ -263,11 +264,12 @@ def stamp_compact(when: datetime) -> str:
 
 async def verify_all(wayback: Wayback, queue: Queue, jobs: dict[str, Job], min_score: float,
                      clock: Callable[[], datetime] = now_utc) -> None:
-    """Replay each settled capture not yet verified for these quotes; record what it holds."""
+    """Replay each settled capture not yet verified for the quotes found live (none: the replay
+    alone is checked, which is what a reader of a dead page needs); record what it holds."""
     rows = queue.get_many(jobs)
     for url, job in jobs.items():
         e = rows.get(url)
-        if e is None or not job.quotes or not job.found or e.state not in SETTLED or not e.timestamp:
+        if e is None or e.state not in SETTLED or not e.timestamp:
             continue
         key = e.timestamp + "|" + hashlib.sha256("\n".join(sorted(job.found)).encode()).hexdigest()[:16]
         if e.verified_key == key:
@@ -278,8 +280,12 @@ async def verify_all(wayback: Wayback, queue: Queue, jobs: dict[str, Job], min_s
             continue  # asked again on a later pass
         queue.record_holds(url, e.timestamp, e.capture_url or wayback.capture_url(e.timestamp, url),
                            result.verified, result.holds, stamp(clock()))
-        message = e.message if result.verified else "; ".join(m for m in (e.message, result.message) if m)
-        queue.put([replace(e, verified=result.verified, verified_key=key, message=message)])
+        kept = [m for m in e.message.split("; ") if m and not m.startswith(NOT_VERIFIED)]
+        message = "; ".join([*kept, *([result.message] if result.message else [])])
+        # A capture made minutes ago often does not replay yet: look again on later passes that day.
+        age = capture_age(e.timestamp, clock())
+        final = result.verified or (age is not None and age > RECENT_CAPTURE)
+        queue.put([replace(e, verified=result.verified, verified_key=key if final else None, message=message)])
 
 
 def for_readers(queue: Queue, job: Job, e: Entry | None) -> Capture:

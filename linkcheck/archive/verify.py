@@ -19,6 +19,7 @@ from .answers import timestamp_in
 from .wayback import Trouble, Wayback
 
 HELD = (MatchKind.EXACT, MatchKind.NORMALIZED, MatchKind.FUZZY)
+NOT_VERIFIED = "not verified: "  # starts every replay note, so a later verdict replaces it
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,18 @@ async def replay(wayback: Wayback, timestamp: str, url: str, quotes: Sequence[Qu
     if r.status_code in (301, 302, 303, 307, 308):
         went = timestamp_in(r.headers.get("location"))
         if went != timestamp:
-            return Replay(False, frozenset(), f"the replay of {timestamp} redirects to "
-                          f"{'the capture of ' + went if went else 'another page'}; not verified")
+            return Replay(False, frozenset(), f"{NOT_VERIFIED}the replay of {timestamp} redirects to "
+                          f"{'the capture of ' + went if went else 'another page'}")
         r = await wayback.request("GET", r.headers["location"], "replay")  # same capture, other spelling
     if r.status_code != 200:
-        return Replay(False, frozenset(), f"the replay of {timestamp} answered HTTP {r.status_code}; not verified")
+        return Replay(False, frozenset(), f"{NOT_VERIFIED}the replay of {timestamp} answered HTTP {r.status_code}")
     page = await asyncio.to_thread(extract, r.content, r.headers.get("content-type", ""))
     matches = match_quotes(page, quotes, min_score)
     holds = frozenset(m.text for m in matches if m.match in HELD)
     lacking = sorted(found_live - holds)
     if lacking:
-        return Replay(False, holds, f"the capture of {timestamp} lacks {len(lacking)} of the quotes found live")
+        return Replay(False, holds, f"{NOT_VERIFIED}the capture of {timestamp} lacks {len(lacking)} of the quotes "
+                      "found live")
     return Replay(True, holds)
 
 
