@@ -80,17 +80,20 @@ def merge(jobs: Iterable[Job]) -> dict[str, Job]:
     grouped: dict[str, list[Job]] = {}
     for job in jobs:
         grouped.setdefault(job.url, []).append(job)
-    return {url: Job(url, next((j.link for j in js if j.link in SAVABLE), js[0].link), any(j.changed for j in js),
-                     tuple(dict.fromkeys(q for j in js for q in j.quotes)),
-                     frozenset().union(*(j.found for j in js)), frozenset().union(*(j.missing for j in js)),
-                     any(j.lost for j in js))
+    return {url: js[0] if len(js) == 1 else
+            Job(url, next((j.link for j in js if j.link in SAVABLE), js[0].link), any(j.changed for j in js),
+                tuple(dict.fromkeys(q for j in js for q in j.quotes)),
+                frozenset().union(*(j.found for j in js)), frozenset().union(*(j.missing for j in js)),
+                any(j.lost for j in js))
             for url, js in grouped.items()}
 
 
-def enqueue(queue: Queue, jobs: dict[str, Job], settings: ArchiveSettings, key: str, now: datetime) -> None:
-    """Queue what needs archive work; what history already settled costs no request."""
+def enqueue(queue: Queue, jobs: dict[str, Job], settings: ArchiveSettings, key: str,
+            now: datetime) -> dict[str, Entry]:
+    """Queue what needs archive work (what history already settled costs no request); every
+    job's row as it stands now."""
     known = queue.get_many(jobs)
-    rows = []
+    rows: list[Entry] = []
     for url, job in jobs.items():
         e = known.get(url)
         reason = _reason(job, e, settings, key, now)
@@ -104,6 +107,7 @@ def enqueue(queue: Queue, jobs: dict[str, Job], settings: ArchiveSettings, key: 
                           config=key, link=job.link.value, changed=job.changed,
                           elsewhere=e.elsewhere if e else None, elsewhere_date=e.elsewhere_date if e else None))
     queue.put(rows)
+    return known | {e.url: e for e in rows}
 
 
 def _reason(job: Job, e: Entry | None, s: ArchiveSettings, key: str, now: datetime) -> str | None:
@@ -138,6 +142,7 @@ class Drain:
         self.key = key
         self.clock = clock
         self.done = 0
+        self.touched: set[str] = set()  # rows this drain changed
 
     async def run(self, deadline: float, cited: set[str] | None = None) -> int:
         """Rows settled or advanced before `deadline`; the rest wait in history. With `cited`,
@@ -244,6 +249,7 @@ class Drain:
         if new.timestamp != e.timestamp:
             new = replace(new, verified=None, verified_key=None)
         self.queue.put([new])
+        self.touched.add(new.url)
         return new
 
     def _fresh(self, look: Lookup) -> bool:
@@ -262,16 +268,21 @@ def stamp_compact(when: datetime) -> str:
     return when.strftime("%Y%m%d%H%M%S")
 
 
-async def verify_all(wayback: Wayback, queue: Queue, jobs: dict[str, Job], min_score: float,
-                     clock: Callable[[], datetime] = now_utc) -> None:
+def verify_key(timestamp: str, found: frozenset[str]) -> str:
+    """What a verdict is for: that capture, checked for these quotes found live."""
+    return timestamp + "|" + hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:16]
+
+
+async def verify_all(wayback: Wayback, queue: Queue, jobs: dict[str, Job], rows: dict[str, Entry],
+                     min_score: float, clock: Callable[[], datetime] = now_utc) -> None:
     """Replay each settled capture not yet verified for the quotes found live (none: the replay
-    alone is checked, which is what a reader of a dead page needs); record what it holds."""
-    rows = queue.get_many(jobs)
+    alone is checked, which is what a reader of a dead page needs); record what it holds.
+    `rows` (the jobs' rows) is kept up to date."""
     for url, job in jobs.items():
         e = rows.get(url)
         if e is None or e.state not in SETTLED or not e.timestamp:
             continue
-        key = e.timestamp + "|" + hashlib.sha256("\n".join(sorted(job.found)).encode()).hexdigest()[:16]
+        key = verify_key(e.timestamp, job.found)
         if e.verified_key == key:
             continue
         try:
@@ -285,7 +296,8 @@ async def verify_all(wayback: Wayback, queue: Queue, jobs: dict[str, Job], min_s
         # A capture made minutes ago often does not replay yet: look again on later passes that day.
         age = capture_age(e.timestamp, clock())
         final = result.verified or (age is not None and age > RECENT_CAPTURE)
-        queue.put([replace(e, verified=result.verified, verified_key=key if final else None, message=message)])
+        rows[url] = replace(e, verified=result.verified, verified_key=key if final else None, message=message)
+        queue.put([rows[url]])
 
 
 def for_readers(queue: Queue, job: Job, e: Entry | None) -> Capture:
@@ -314,17 +326,18 @@ async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings:
     queue = Queue(store)
     unique = merge(jobs)
     key = settings_key(settings, wayback.keys)
-    enqueue(queue, unique, settings, key, now)
+    rows = enqueue(queue, unique, settings, key, now)
     deadline = time.monotonic() + settings.timeout
     # The drain gets most of the time; replays (verification) the rest, so a long backlog
     # cannot starve verification of the captures the pass just settled.
-    await Drain(wayback, queue, settings, key).run(time.monotonic() + settings.timeout * 0.75, set(unique))
+    drain = Drain(wayback, queue, settings, key)
+    await drain.run(time.monotonic() + settings.timeout * 0.75, set(unique))
+    rows |= queue.get_many(drain.touched)
     try:
         async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-            await verify_all(wayback, queue, unique, min_score)
+            await verify_all(wayback, queue, unique, rows, min_score)
     except TimeoutError:
         pass
-    rows = queue.get_many(unique)
     return {url: for_readers(queue, job, rows.get(url)) for url, job in unique.items()}
 
 

@@ -242,10 +242,11 @@ def _json(r: httpx.Response, default: Any) -> Any:
 
 
 def capture_age(timestamp: str | None, now: datetime) -> float | None:
-    if not timestamp:
+    if not timestamp or len(timestamp) < 14 or not timestamp[:14].isdigit():
         return None
-    try:
-        when = datetime.strptime(timestamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    t = timestamp
+    try:  # by hand: strptime costs ~50 µs, which a 10,000-source pass pays every time
+        when = datetime(int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]), tzinfo=UTC)
     except ValueError:
         return None
     return (now - when).total_seconds()
