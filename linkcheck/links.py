@@ -19,8 +19,9 @@ def render_links(config: Config, fmt: str) -> str:
     finally:
         store.close()
     for url, wayback in shown.items():
-        if url in captures and wayback.get("url"):
-            captures[url] = Capture(CaptureState(wayback["state"]), wayback["url"], wayback.get("timestamp"))
+        if url in captures:  # None when no capture is known to hold a quote the live page lost
+            captures[url] = Capture(CaptureState(wayback["state"]), wayback["url"], wayback.get("timestamp")) \
+                if wayback.get("url") else None
     lines = []
     for src in config.sources:
         capture = captures.get(src.url)

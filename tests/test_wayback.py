@@ -264,6 +264,21 @@ def test_lost_quote_points_readers_at_the_capture_that_still_holds_it(server: Se
     assert _wb(report, "page")["url"] == f"{wayback.base}/web/{old}/{url}"
 
 
+def test_a_capture_lacking_a_missing_quote_is_not_shown_for_it(server: Server, wayback: FakeWayback,
+                                                                tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    url = server.url("/page")
+    wayback.rows[url] = [Row(NOW_TS)]
+    wayback.archived[(url, NOW_TS)] = f"<p>{QUOTE}</p>"
+    config = _config(tmp_path, server, wayback)
+    config.write_text(config.read_text().replace(f'quotes = ["{QUOTE}"]', 'quotes = ["Words this page never had."]'))
+    _, report = check_json(config, capsys)
+    capture = _wb(report, "page")
+    assert capture["url"] is None and "no capture known to hold" in str(capture["message"])
+    _, out, _ = run_cli(["links", "--config", str(config), "--format", "markdown"], capsys)
+    assert f"/web/{NOW_TS}/{url}" not in out and "no archived copy" in out
+
+
 def test_dead_page_without_wayback_capture_gets_another_archives(server: Server, wayback: FakeWayback,
                                                                 tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:

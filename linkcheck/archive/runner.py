@@ -314,9 +314,10 @@ def for_readers(queue: Queue, job: Job, e: Entry | None) -> Capture:
     if holder is not None:
         return replace(capture, url=holder[0], timestamp=holder[1], verified=True,
                        message=f"the live page lost a quote; the capture of {holder[1]} still holds it")
-    if job.lost and (e.state is CaptureState.SAVED or e.verified_key is not None):
+    # Replayed and found lacking it, or saved just now from the page without it: not for readers.
+    if e.verified_key is not None or (job.lost and e.state is CaptureState.SAVED):
         return replace(capture, url=None, timestamp=None, verified=None,
-                       message="no capture known to hold the quote the live page lost")
+                       message="no capture known to hold the quote missing on the live page")
     return capture
 
 
