@@ -3,16 +3,20 @@ archive does (tests/fakewayback.py), reached through archive.wayback_url."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 from conftest import Server, by_id, check_json, page, run_cli, send, write_config
 from fakewayback import BLOCKED, NOW_TS, SAME, FakeWayback, Row, job_of
 
 from linkcheck.archive.wayback import parse_link_memento
+from linkcheck.reporters import jsonfmt
 
 QUOTE = "Cited words."
+SCHEMA = json.loads((Path(jsonfmt.__file__).parent.parent / "schema" / "report.schema.json").read_text())
 
 
 @pytest.fixture
@@ -109,6 +113,7 @@ def test_hanging_wayback_cannot_hold_the_pass(server: Server, wayback: FakeWayba
     code, report = check_json(config, capsys)
     assert time.monotonic() - started < 15
     assert {s["archive"]["wayback"]["state"] for s in report["sources"]} == {"queued"}
+    jsonschema.validate(report, SCHEMA)
     assert "queued: no capture known yet" in str(_wb(report, "page")["message"])
     assert code == 1 and by_id(report)["page"]["status"] == "ok"
 
@@ -290,6 +295,7 @@ def test_dead_page_without_wayback_capture_gets_another_archives(server: Server,
         "url": f"https://archive.today/20200101000000/{gone}", "datetime": "2020-01-01T00:00:00Z"}
     assert _wb(report, "gone")["state"] == "skipped" and "another web archive" in str(_wb(report, "gone")["message"])
     assert by_id(report)["page"]["archive"]["memento"] is None  # alive: no need to ask
+    jsonschema.validate(report, SCHEMA)
     _, report = check_json(config, capsys)
     assert by_id(report)["gone"]["archive"]["memento"]["url"].startswith("https://archive.today/")
 
