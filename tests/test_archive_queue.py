@@ -5,8 +5,9 @@ daemon's drain resuming a job between passes."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -27,9 +28,10 @@ from linkcheck.archive.answers import (
     spn_error,
 )
 from linkcheck.archive.queue import Queue
-from linkcheck.archive.runner import Job, archive_all, drain_between_passes
+from linkcheck.archive.runner import Drain, Job, archive_all, drain_between_passes, enqueue
 from linkcheck.archive.wayback import Wayback, availability_url, memento_url
 from linkcheck.config import ArchiveSettings, load_config
+from linkcheck.durations import parse_stamp
 from linkcheck.models import CaptureState, LinkState
 from linkcheck.store import Store
 
@@ -133,3 +135,30 @@ def test_the_daemon_drain_resumes_a_submitted_job(server: Server, wayback: FakeW
         store.close()
     assert row is not None and row.state is CaptureState.SAVED and row.job_id is None
     assert wayback.saves == [server.url("/page")]  # polled, never submitted twice
+
+
+def test_temporary_refusals_back_off_by_attempts(wayback: FakeWayback, tmp_path: Path) -> None:
+    settings = ArchiveSettings(wayback_url=wayback.base, lookups_per_minute=6000, retry_backoff=600.0)
+    url, now = "https://example.org/a", datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    wayback.cdx_mode = "429"
+    store = Store.open(tmp_path / "h.db")
+
+    async def drain_at(when: datetime) -> int:
+        async with httpx.AsyncClient() as client:
+            drain = Drain(Wayback(client, settings, None), Queue(store), settings, "k", clock=lambda: when)
+            return await drain.run(time.monotonic() + 30)
+
+    try:
+        enqueue(Queue(store), {url: Job(url, LinkState.ALIVE, False)}, settings, "k", now)
+        waits = []
+        for _ in range(3):
+            before = Queue(store).get(url)
+            assert before is not None and asyncio.run(drain_at(parse_stamp(before.next_try or ""))) == 1
+            after = Queue(store).get(url)
+            assert after is not None and after.state is CaptureState.QUEUED and after.next_try
+            waits.append((parse_stamp(after.next_try) - parse_stamp(before.next_try or "")).total_seconds())
+            assert asyncio.run(drain_at(parse_stamp(after.next_try) - timedelta(seconds=1))) == 0  # not due yet
+        assert waits == [600.0, 1200.0, 2400.0] and after.attempts == 3
+        assert wayback.saves == []  # a lookup that failed never leads to a save
+    finally:
+        store.close()
