@@ -37,6 +37,7 @@ class Item:
     removed: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     similarity: float | None = None
+    cited_in: tuple[dict[str, Any], ...] = ()  # the articles citing it: article, notes, line, sentence, title
 
     def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
         """(label, href) of the live page, the local snapshot and the Wayback capture it has."""
@@ -46,6 +47,16 @@ class Item:
         if self.wayback:
             found.append(("Wayback copy", self.wayback))
         return found
+
+
+@dataclass(frozen=True)
+class ArticleProblems:
+    """One article's editor's view: its sources that are not ok, worst first."""
+
+    path: str
+    title: str
+    status: str
+    items: list[tuple[Item, dict[str, Any]]]  # (the source, how this article cites it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,22 @@ class Digest:
     unverifiable: list[Item] = field(default_factory=list)
     archived: list[Item] = field(default_factory=list)
     current: list[Item] = field(default_factory=list)
+    articles: list[ArticleProblems] = field(default_factory=list)  # articles with a source not ok
+    shared: list[Item] = field(default_factory=list)  # sources cited by several articles
+
+
+def _by_article(current: list[Item]) -> tuple[list[ArticleProblems], list[Item]]:
+    """Each article's problems (articles with a broken source first), and the shared sources."""
+    groups: dict[str, ArticleProblems] = {}
+    for item in current:  # already worst first
+        if item.status == "ok":
+            continue
+        for c in item.cited_in:
+            group = groups.setdefault(c["article"], ArticleProblems(c["article"], c.get("title", ""), item.status, []))
+            group.items.append((item, c))
+    articles = sorted(groups.values(), key=lambda g: (_SEVERITY.get(g.status, 3), g.path))
+    shared = [i for i in current if len({c["article"] for c in i.cited_in}) > 1]
+    return articles, shared
 
 
 def _item(r: dict[str, Any], **extra: Any) -> Item:
@@ -68,7 +95,8 @@ def _item(r: dict[str, Any], **extra: Any) -> Item:
                 problems=tuple(r.get("problems", [])), message=r.get("message", ""), checked=r["checked"],
                 snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
-                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"), **extra)
+                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
+                cited_in=tuple(r.get("cited_in", [])), **extra)
 
 
 def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:
@@ -112,6 +140,9 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     digest.recovered.sort(key=lambda i: i.last_seen, reverse=True)
     digest.archived.sort(key=lambda i: i.checked, reverse=True)
     digest.current.sort(key=lambda i: (_SEVERITY.get(i.status, 3), i.id))
+    articles, shared = _by_article(digest.current)
+    digest.articles.extend(articles)
+    digest.shared.extend(shared)
     return digest
 
 

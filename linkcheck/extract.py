@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
+from html import escape
 
 import charset_normalizer
 import lxml.html
@@ -209,3 +210,19 @@ def extract(body: bytes, content_type: str = "") -> PageText:
     return PageText(text="\n".join(lines), main="\n".join(main_lines), title=title,
                     headings=headings, encoding=codec, language=root.get("lang") or "",
                     paragraphs=_numbered(lines))
+
+
+def main_html(html: str) -> str:
+    """A page reduced to its title and main content (no navigation, footers, banners), as HTML:
+    an article read from its URL cites what its text cites, not what its menus link to."""
+    root = parse_html(html)
+    if root is None:
+        return ""
+    main = _main_element(root)
+    for el in list(main.iter()):
+        if el is not main and isinstance(el.tag, str) and _is_furniture(el) and el.getparent() is not None:
+            el.drop_tree()  # type: ignore[attr-defined]
+    title_el = root.find(".//title")
+    title = escape(text_of(title_el)) if title_el is not None else ""
+    body = lxml.html.tostring(main, encoding="unicode")
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"

@@ -84,6 +84,9 @@ class Citation:
     article: str
     notes: tuple[str, ...] = ()
     line: int = 0
+    sentence: str = ""  # the article's sentence that cites the source (for the digest)
+    title: str = ""  # the article's title
+    sha256: str = ""  # of the article's bytes when the pass read it: `fix` refuses a file changed since
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from .adapters.twitter import read_tweet, tweet_url
 from .archive.runner import archive_all, archive_job, archive_url, stored_capture
 from .archive.snapshots import write_snapshot
 from .archive.wayback import Wayback, keys_from_env
-from .config import Config
+from .config import Config, load_config
 from .drift import compare, text_hash
 from .durations import now_utc, parse_stamp, stamp
 from .extract import extract
+from .feeds import refresh_feeds
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
 from .match import match_quotes, unverifiable
@@ -234,8 +235,12 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
 async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),
                    progress: Progress | None = None, lock_wait: float = 10.0) -> CheckRun:
     """A whole pass as the CLI and the daemon run it: lock, history, client, reports."""
-    sources = [s for s in config.sources if not only or s.id in only]
     with pass_lock(config.root, lock_wait):
+        if config.articles.feeds:  # the feeds' new or changed articles, then their citations
+            async with open_client(config.fetch) as client:
+                await refresh_feeds(config, client)
+            config = load_config(config.path)
+        sources = [s for s in config.sources if not only or s.id in only]
         store = Store.open(config.db_path)
         try:
             async with open_client(config.fetch) as client:

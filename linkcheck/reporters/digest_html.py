@@ -92,6 +92,27 @@ def _section(sid: str, title: str, items: list[Item], prefix: str, empty: str, *
     return f'<section id="{sid}"><h2>{escape(title)} ({len(items)})</h2>\n{body}\n</section>'
 
 
+def _articles(d: Digest) -> str:
+    """Each article's problems first, for its editor; then the sources several articles share."""
+    parts = []
+    for a in d.articles:
+        items = "".join(
+            f'<li class="{escape(item.status)}"><strong>{escape(item.id)}</strong>'
+            f'{" (notes " + escape(", ".join(c["notes"])) + ")" if c.get("notes") else ""}, line {c.get("line", 0)}: '
+            f'{escape(item.message or ", ".join(item.problems))}'
+            f'{"<blockquote>" + escape(c["sentence"]) + "</blockquote>" if c.get("sentence") else ""}</li>'
+            for item, c in a.items)
+        parts.append(f'<section class="article"><h2>{escape(a.title or a.path)}</h2><p><code>{escape(a.path)}'
+                     f'</code></p><ul>{items}</ul></section>')
+    if d.shared:
+        items = "".join(f'<li><a href="{escape(i.url)}">{escape(i.id)}</a> ({escape(i.status)}): cited in '
+                        f'{escape("; ".join(c.get("title") or c["article"] for c in i.cited_in))}</li>'
+                        for i in d.shared)
+        parts.append(f'<section id="shared"><h2>Sources shared by several articles ({len(d.shared)})</h2>'
+                     f'<ul>{items}</ul></section>')
+    return "\n".join(parts)
+
+
 def render(d: Digest) -> str:
     """One self-contained HTML page."""
     p = d.snapshot_prefix
@@ -116,6 +137,7 @@ def render(d: Digest) -> str:
 <h1>Citation digest</h1>
 <p class="lede">{when(d.since)} to {when(d.until)}</p>
 <ul class="counts">{counts}</ul>
+{_articles(d)}
 {_section("broke", "What broke", d.broke, p, "Nothing broke.", streak=True)}
 {_section("changed", "What changed", d.changed, p, "No cited page changed.", diff=True)}
 {_section("recovered", "What recovered", d.recovered, p, "Nothing recovered.")}

@@ -31,6 +31,8 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
         "problems": list(o.problems),
         "message": o.message,
         "title": src.title, "cites": list(src.cites), "line": src.line,
+        "cited_in": [{"article": c.article, "notes": list(c.notes), "line": c.line, "sentence": c.sentence,
+                      "title": c.title, "sha256": c.sha256} for c in src.cited_in],
         "text_hash": o.text_hash, "failures": o.failures, "first_failed": o.first_failed,
         "encoding": o.encoding or None,
         **({"author": o.author, "published": o.published} if o.author or o.published else {}),
@@ -43,7 +45,24 @@ def run_dict(run: CheckRun) -> dict[str, Any]:
         "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
                     "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN)},
         "sources": [outcome_dict(o) for o in run.outcomes],
+        "articles": articles(run),
     }
+
+
+_WORST = {Status.OK: 0, Status.WARNING: 1, Status.BROKEN: 2}
+
+
+def articles(run: CheckRun) -> list[dict[str, Any]]:
+    """Each citing article with the worst status of the sources it cites."""
+    found: dict[str, dict[str, Any]] = {}
+    for o in run.outcomes:
+        for c in o.source.cited_in:
+            entry = found.setdefault(c.article, {"path": c.article, "title": c.title, "status": Status.OK,
+                                                 "sources": []})
+            entry["status"] = max(entry["status"], o.status, key=_WORST.__getitem__)
+            if o.source.id not in entry["sources"]:
+                entry["sources"].append(o.source.id)
+    return [e | {"status": e["status"].value} for e in found.values()]
 
 
 def render(run: CheckRun) -> str:
