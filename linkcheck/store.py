@@ -185,9 +185,10 @@ class Store:
 
     def capture(self, url: str) -> Capture | None:
         """The last known Wayback capture state of `url`."""
-        row = self.db.execute("SELECT state, capture_url, timestamp, message FROM captures WHERE url = ?",
+        row = self.db.execute("SELECT state, capture_url, timestamp, message, verified FROM captures WHERE url = ?",
                               (url,)).fetchone()
-        return Capture(CaptureState(row[0]), row[1], row[2], row[3]) if row else None
+        return Capture(CaptureState(row[0]), row[1], row[2], row[3], None if row[4] is None else bool(row[4])) \
+            if row else None
 
     def snapshots(self) -> list[SnapshotRow]:
         return [SnapshotRow(*row) for row in self.db.execute(
