@@ -27,7 +27,8 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
     store = Store.open(config.db_path)
     try:
         last = store.last_run()
-        counts = Counter(r["status"] for r in store.latest_results() if r["id"] in {s.id for s in config.sources})
+        ids = {s.id for s in config.sources}  # built once: per row it made `status` quadratic
+        counts = Counter(r["status"] for r in store.latest_results() if r["id"] in ids)
         backlog = Queue(store).backlog()
     finally:
         store.close()

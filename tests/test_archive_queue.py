@@ -5,6 +5,7 @@ daemon's drain resuming a job between passes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Server, check_json, page, send, write_config
+from conftest import Server, check_json, page, run_cli, send, write_config
 from fakewayback import FakeWayback
 from hypothesis import given
 from hypothesis import strategies as st
@@ -162,3 +163,25 @@ def test_temporary_refusals_back_off_by_attempts(wayback: FakeWayback, tmp_path:
         assert wayback.saves == []  # a lookup that failed never leads to a save
     finally:
         store.close()
+
+
+def test_a_pass_over_ten_thousand_sources_keeps_its_deadline_while_the_queue_drains(
+        server2: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole pass, 10,000 sources, archiving on: the pages are refused by policy (nothing to
+    fetch, so the test stays quick) and only the fake archive on 127.0.0.2 may be reached."""
+    fake = FakeWayback(server2)
+    server2.fallback = fake.handle
+    sources = [{"id": f"s{i}", "url": f"http://127.0.0.1:9/{i}"} for i in range(10_000)]
+    config = write_config(tmp_path, sources, fetch={"allow_private": False, "allow_networks": ["127.0.0.2/32"]},
+                          archive={"wayback": True, "wayback_url": fake.base, "timeout": "2s",
+                                   "lookups_per_minute": 600, "retry_backoff": "0s"})
+    _, report = check_json(config, capsys)
+    states = [s["archive"]["wayback"] for s in report["sources"]]
+    worked = [w for w in states if w["state"] != "queued"]
+    assert len(report["sources"]) == 10_000 and {s["link"] for s in report["sources"]} == {"refused"}
+    # 600 lookups a minute over the drain's 1.5 s: at most 15 (each item costs two, CDX then
+    # availability), however fast the machine.
+    assert 1 <= len(worked) <= 8 and len(fake.lookups) <= 16 and fake.saves == []
+    assert {w["state"] for w in worked} == {"skipped"}  # no capture anywhere; refused pages are never saved
+    _, out, _ = run_cli(["status", "--config", str(config), "--format", "json"], capsys)
+    assert json.loads(out)["archive_queue"]["waiting"] == 10_000 - len(worked)

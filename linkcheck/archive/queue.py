@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ..models import Capture, CaptureState
@@ -91,7 +91,7 @@ class Queue:
         return found
 
     def put(self, entries: Iterable[Entry]) -> None:
-        rows = [tuple(_value(getattr(e, f.name)) for f in fields(Entry)) for e in entries]
+        rows = [tuple(_value(getattr(e, c)) for c in _COLUMNS) for e in entries]
         if not rows:
             return
         with self.store.transaction() as db:
