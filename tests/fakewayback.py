@@ -54,7 +54,7 @@ class FakeWayback:
     excluded: set[str] = field(default_factory=set)
     cdx_mode: str = "ok"  # ok | 400 | 429 | slow | hang
     available: dict[str, str] = field(default_factory=dict)  # url -> ts the availability API knows
-    save_mode: str = "ok"  # SPN2: ok | same-null | error:<ext> | 429 ; SPN v1: ok | job-html | same-html |
+    save_mode: str = "ok"  # SPN2: ok | same-null | same-job | error:<ext> | 429 ; SPN v1: ok | job-html | same-html |
     #                        runtime | cached | slow | hang
     status_mode: str = "ok"  # ok | error:<ext> | pending
     live_body: str = "<p>Cited words.</p>"  # what a capture made now holds
@@ -149,6 +149,9 @@ class FakeWayback:
                  content_type="application/json")
         elif mode == "same-null":
             send(h, 200, json.dumps({"url": url, "job_id": None, "message": SAME}), content_type="application/json")
+        elif mode == "same-job":  # a repeat within the hour: the first job's id, and the notice
+            send(h, 200, json.dumps({"url": url, "job_id": job_of(url), "message": SAME}),
+                 content_type="application/json")
         else:
             send(h, 200, json.dumps({"url": url, "job_id": job_of(url)}), content_type="application/json")
 

@@ -148,6 +148,17 @@ def test_spn2_job_id_null_same_snapshot_is_a_recent_capture(server: Server, wayb
     assert wayback.polls == 0  # never /save/status/None
 
 
+
+def test_spn2_repeat_with_the_first_jobs_id_is_that_capture_not_a_new_one(server: Server, wayback: FakeWayback,
+                                                                          tmp_path: Path, keys: None,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    wayback.save_mode = "same-job"
+    _, report = check_json(_config(tmp_path, server, wayback), capsys)
+    capture = _wb(report, "page")
+    assert capture["state"] == "existing" and capture["timestamp"] == NOW_TS and SAME in str(capture["message"])
+    assert wayback.polls >= 2  # the job id was followed to its capture
+
+
 @pytest.mark.parametrize(("ext", "state"), [
     ("error:cannot-fetch", "queued"), ("error:no-browsers-available", "queued"),
     ("error:blocked-url", "failed"), ("error:too-many-daily-captures", "existing")])

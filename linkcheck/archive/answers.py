@@ -80,10 +80,15 @@ def spn2_submit(body: dict[str, Any]) -> Answer:
     job = body.get("job_id")
     if job:
         return Answer(Kind.SUBMITTED, job_id=str(job), message=message)
-    if _SAME_RE.search(message):
+    if names_recent(message):
         return Answer(Kind.RECENT, message=message)
     return Answer(Kind.RETRY, message="Wayback accepted the save without naming a job" +
                   (f" ({message})" if message else ""))
+
+
+def names_recent(message: str) -> bool:
+    """The "same snapshot had been made N minutes ago" notice: the job names an existing capture."""
+    return bool(_SAME_RE.search(message))
 
 
 def spn2_status(body: dict[str, Any], job_id: str) -> Answer:

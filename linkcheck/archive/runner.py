@@ -22,7 +22,7 @@ from ..config import ArchiveSettings, Config
 from ..durations import now_utc, parse_stamp, stamp
 from ..models import Capture, CaptureState, DriftState, LinkState, MatchKind, Quote, QuoteMatch
 from ..store import Store
-from .answers import Answer, Kind
+from .answers import Answer, Kind, names_recent
 from .queue import WAITING, Entry, Queue
 from .verify import HELD, NOT_VERIFIED, memento_elsewhere, replay
 from .wayback import Lookup, Trouble, Wayback, capture_age, keys_from_env, memento_url
@@ -215,8 +215,11 @@ class Drain:
     def _settle(self, e: Entry, answer: Answer, found: Capture | None) -> None:
         url_of = self.wb.capture_url
         if answer.kind is Kind.DONE and answer.timestamp:
-            self._put(e, CaptureState.SAVED, Capture(CaptureState.SAVED, url_of(answer.timestamp, e.url),
-                                                     answer.timestamp), answer.message)
+            # SPN2 answers a repeat within the hour with the first job's id and the notice: its
+            # capture is the earlier one, not a new save.
+            state = CaptureState.EXISTING if names_recent(e.message) else CaptureState.SAVED
+            self._put(e, state, Capture(state, url_of(answer.timestamp, e.url), answer.timestamp),
+                      e.message if state is CaptureState.EXISTING else answer.message)
         elif answer.kind is Kind.RECENT:
             ts = answer.timestamp or (found.timestamp if found else None)
             recent = Capture(CaptureState.EXISTING, url_of(ts, e.url), ts) if ts else found
