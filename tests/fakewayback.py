@@ -206,8 +206,10 @@ class FakeWayback:
             return
         ts, url = m.group(1), m.group(2)
         self.replays.append(ts)
-        if (url, ts) in self.replay_redirect:
-            send(h, 302, "", {"Location": f"{self.base}/web/{self.replay_redirect[(url, ts)]}id_/{url}"})
+        if (url, ts) in self.replay_redirect:  # the archive answers with a path, not an absolute URL
+            send(h, 302, "", {"Location": f"/web/{self.replay_redirect[(url, ts)]}id_/{url}"})
+        elif url.startswith("http://") and (url.replace("http://", "https://", 1), ts) in self.archived:
+            send(h, 302, "", {"Location": f"/web/{ts}id_/{url.replace('http://', 'https://', 1)}"})
         elif (url, ts) in self.archived:
             send(h, 200, f"<html><body>{self.archived[(url, ts)]}</body></html>")
         else:

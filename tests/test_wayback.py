@@ -254,6 +254,16 @@ def test_replay_redirected_to_another_capture_is_not_verified(server: Server, wa
     assert _wb(report, "page")["verified"] is True and "not verified" not in str(_wb(report, "page")["message"])
 
 
+def test_replay_redirected_within_the_same_capture_is_followed(server: Server, wayback: FakeWayback,
+                                                               tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    url = server.url("/page")
+    wayback.rows[url] = [Row(NOW_TS)]
+    wayback.archived[(url.replace("http://", "https://"), NOW_TS)] = f"<p>{QUOTE}</p>"  # captured as https
+    _, report = check_json(_config(tmp_path, server, wayback), capsys)
+    assert _wb(report, "page")["verified"] is True and wayback.replays.count(NOW_TS) >= 2
+
+
 def test_lost_quote_points_readers_at_the_capture_that_still_holds_it(server: Server, wayback: FakeWayback,
                                                                       tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from ..extract import extract
 from ..match import match_quotes
@@ -40,7 +41,8 @@ async def replay(wayback: Wayback, timestamp: str, url: str, quotes: Sequence[Qu
         if went != timestamp:
             return Replay(False, frozenset(), f"{NOT_VERIFIED}the replay of {timestamp} redirects to "
                           f"{'the capture of ' + went if went else 'another page'}")
-        r = await wayback.request("GET", r.headers["location"], "replay")  # same capture, other spelling
+        # The same capture under another spelling of the URL (http/https, a trailing slash).
+        r = await wayback.request("GET", urljoin(target, r.headers["location"]), "replay")
     if r.status_code != 200:
         return Replay(False, frozenset(), f"{NOT_VERIFIED}the replay of {timestamp} answered HTTP {r.status_code}")
     page = await asyncio.to_thread(extract, r.content, r.headers.get("content-type", ""))
