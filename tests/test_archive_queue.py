@@ -22,6 +22,7 @@ from linkcheck.archive.answers import (
     CAPTURED_TODAY,
     PERMANENT,
     TEMPORARY,
+    Answer,
     Kind,
     cdx_newest,
     spn1_html,
@@ -185,3 +186,29 @@ def test_a_pass_over_ten_thousand_sources_keeps_its_deadline_while_the_queue_dra
     assert {w["state"] for w in worked} == {"skipped"}  # no capture anywhere; refused pages are never saved
     _, out, _ = run_cli(["status", "--config", str(config), "--format", "json"], capsys)
     assert json.loads(out)["archive_queue"]["waiting"] == 10_000 - len(worked)
+
+
+def test_a_bug_while_archiving_one_url_costs_that_url_a_retry_not_the_drain(wayback: FakeWayback,
+                                                                            tmp_path: Path) -> None:
+    settings = ArchiveSettings(wayback_url=wayback.base, lookups_per_minute=6000, saves_per_minute=6000)
+    urls = ["https://example.org/bad", "https://example.org/good"]
+    store = Store.open(tmp_path / "h.db")
+
+    class Flaky(Wayback):
+        async def submit(self, url: str) -> Answer:
+            if url.endswith("/bad"):
+                raise KeyError("unexpected")
+            return await super().submit(url)
+
+    async def drain() -> int:
+        async with httpx.AsyncClient() as client:
+            return await Drain(Flaky(client, settings, None), Queue(store), settings, "k").run(time.monotonic() + 30)
+
+    try:
+        enqueue(Queue(store), {u: Job(u, LinkState.ALIVE, False) for u in urls}, settings, "k", datetime.now(UTC))
+        assert asyncio.run(drain()) == 2
+        bad, good = (Queue(store).get(u) for u in urls)
+    finally:
+        store.close()
+    assert bad is not None and bad.state is CaptureState.QUEUED and "KeyError" in bad.message and bad.attempts == 1
+    assert good is not None and good.state is CaptureState.SAVED

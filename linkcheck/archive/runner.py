@@ -151,7 +151,10 @@ class Drain:
 
         async def worker() -> None:
             for entry in todo:
-                await self.work(entry, deadline)
+                try:
+                    await self.work(entry, deadline)
+                except Exception as exc:  # a bug here must cost this URL a retry, not the pass
+                    self._retry(entry, f"internal error while archiving ({type(exc).__name__}: {exc})")
                 self.done += 1
 
         tasks = [asyncio.create_task(worker()) for _ in range(WORKERS)]
