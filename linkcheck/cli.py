@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import traceback
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, LockBusy, UsageError
+from .errors import ConfigError, LockBusy, UsageError, logged_to
 from .models import CheckRun, Status
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY = 0, 1, 2, 3, 4
@@ -173,6 +174,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if not changed:
             print(f"linkcheck: no source changed since {args.changed_since}", file=sys.stderr)
             return EXIT_OK
+        if only and not set(changed) & set(only):
+            print(f"linkcheck: none of the --only sources changed since {args.changed_since}; "
+                  "nothing checked", file=sys.stderr)
+            return EXIT_OK
         only = [i for i in changed if not only or i in only]
     baseline = read_baseline(args.baseline) if args.baseline else None
     run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only, progress=_progress(),
@@ -297,6 +302,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    with logged_to(logging.StreamHandler(sys.stderr) if debug else None):
+        return _main(argv, debug)
+
+
+def _main(argv: Sequence[str] | None, debug: bool) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

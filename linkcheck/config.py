@@ -7,6 +7,7 @@ import difflib
 import ipaddress
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +214,16 @@ def _fail_on(v: Any) -> tuple[str, ...]:
     return items
 
 
+def _timezone(v: Any) -> str:
+    """An IANA zone name the daemon's scheduler will accept (checked here, not when it starts)."""
+    v = _type(str, "a time zone name such as Europe/Paris")(v)
+    try:
+        zoneinfo.ZoneInfo(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Paris or UTC") from None
+    return str(v)
+
+
 def _schedule(v: Any) -> str:
     v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
     parse_trigger(v, "UTC")
@@ -254,7 +265,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     "schedule": (ScheduleSettings, {
         "check": ("check", _schedule),
         "report": ("report", _schedule),
-        "timezone": ("timezone", _type(str, "a time zone name such as Europe/Paris")),
+        "timezone": ("timezone", _timezone),
         "report_since": ("report_since", _duration),
     }),
     "policy": (PolicySettings, {

@@ -57,7 +57,7 @@ PROBLEMS = (
     "dead", "soft-404", "redirected", "unreachable", "timeout", "too-large", "blocked",
     "bot-wall", "refused", "redirect-loop", "quote-missing", "quote-lost", "quote-fuzzy",
     "content-changed", "confirmed-dead", "archive-failed", "quote-altered", "quote-changed",
-    "internal-error",
+    "internal-error", "no-text",
 )
 
 
@@ -165,6 +165,7 @@ class QuoteMatch:
     found_text: str | None
     lost: bool = False  # found on an earlier pass, missing now
     changes: tuple[Change, ...] = ()  # for `altered`: each word-level difference, quote → page
+    page: int | None = None  # in a PDF: the page `found_text` starts on (1-based)
 
 
 @dataclass(frozen=True)
@@ -216,3 +217,7 @@ class CheckRun:
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
+
+    def internal_errors(self) -> int:
+        """Sources whose check hit a bug (the pass went on without them)."""
+        return sum(1 for o in self.outcomes if "internal-error" in o.problems)

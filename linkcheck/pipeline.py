@@ -8,7 +8,8 @@ the history file, the reports under reports/) and is what the CLI and the daemon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -21,7 +22,6 @@ from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .drift import compare, text_hash
 from .durations import now_utc, parse_stamp, stamp
-from .extract import extract
 from .feeds import refresh_feeds
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
@@ -40,13 +40,16 @@ from .models import (
     Source,
     SourceOutcome,
 )
+from .pdf import with_pages
 from .policy import failing, message_for, quote_problems, status_of
+from .readable import no_text_reason, page_text
 from .reporters.files import write_run_reports
 from .reporters.jsonfmt import outcome_dict
 from .store import Prior, SnapshotRow, Store, Version
 from .verdict import Verdict, classify
 
 Progress = Callable[[int, int], None]
+_log = logging.getLogger(__name__)  # internal errors' tracebacks: `--debug` and the daemon show them
 _FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
 _UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
 
@@ -67,12 +70,17 @@ async def _read(source: Source, fetcher: Fetcher, config: Config) -> _Read:
         fetch = await fetcher.fetch(source.url)
         page = None
         if fetch.error is None:
-            page = await asyncio.to_thread(extract, fetch.body, fetch.header("content-type")) \
-                if len(fetch.body) > 1_000_000 else extract(fetch.body, fetch.header("content-type"))
+            page = await asyncio.to_thread(page_text, fetch.body, fetch.header("content-type")) \
+                if len(fetch.body) > 1_000_000 else page_text(fetch.body, fetch.header("content-type"))
     verdict = classify(fetch, page)
+    if page is None and fetch.error is None and source.quotes and verdict.link not in _UNREADABLE:
+        verdict = Verdict(verdict.link, (*verdict.problems, "no-text"),
+                          "; ".join(m for m in (verdict.message, no_text_reason(fetch)) if m))
     if page is None or verdict.link in _UNREADABLE:
         return _Read(fetch, page, verdict, unverifiable(source.quotes))
     quotes = match_quotes(page, source.quotes, config.policy.min_quote_score)
+    if page.encoding == "pdf":
+        quotes = with_pages(page, quotes)
     if verdict.link is LinkState.SOFT_404 and quotes and all(
             q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in quotes):
         # The error-page heuristics misfired: the cited words are on the page.
@@ -87,7 +95,7 @@ def _second_try(read: _Read) -> bool:
     limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
     briefly unwell."""
     return read.verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
-        not {"redirect-loop", "too-large"} & set(read.verdict.problems)
+        not {"redirect-loop", "too-large", "internal-error"} & set(read.verdict.problems)
 
 
 def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
@@ -163,15 +171,48 @@ def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store,
                    confirmed, digest_hash)
 
 
+def _internal_error(src: Source, exc: Exception, prior: Prior) -> _Judged:
+    """A bug met while checking `src`, as that source's outcome. It is not the source's failure:
+    nothing is known about the page, so its failure streak does not grow (nor is it confirmed)."""
+    _log.debug("internal error while checking %s", src.id, exc_info=exc)
+    detail = " ".join(str(exc).split())[:200]
+    message = (f"internal error while checking this source (a bug, please report it): "
+               f"{type(exc).__name__}{': ' + detail if detail else ''}")
+    fetch = FetchResult(url=src.url, final_url=src.url, status_code=None, error=LinkState.UNREACHABLE,
+                        problems=("internal-error",), message=message, fetched_at=stamp(now_utc()))
+    quotes = unverifiable(src.quotes)
+    read = _Read(fetch, None, Verdict(LinkState.UNREACHABLE, ("internal-error",), message), quotes)
+    drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
+    return _Judged(src, read, LinkState.UNREACHABLE, quotes, drift, None, ("internal-error",), 0, None, "", None)
+
+
+async def _isolated(src: Source, work: Awaitable[_Judged | _Read], store: Store,
+                    config: Config) -> _Judged | _Read:
+    """The isolation boundary around one source's check: whatever goes wrong stays with it."""
+    try:
+        return await work
+    except Exception as exc:  # a bug in one source's check must not end the pass
+        return _internal_error(src, exc, store.prior(src.id, config.policy.drift_window))
+
+
 async def _captures(config: Config, store: Store, judged: list[_Judged], client: httpx.AsyncClient,
                     archive: bool, now: datetime) -> dict[str, Capture]:
-    if not (archive and config.archive.wayback):
-        why = "archiving is off (--no-archive)" if config.archive.wayback else \
-            "archiving is off (archive.wayback = false)"
+    """Each source's capture. The archive queue keeps its own rows in history; when nothing was
+    asked of the archive, the stored rows are reported as they are and left alone (a pending
+    save stays pending)."""
+    def as_stored(why: str) -> dict[str, Capture]:
         return {archive_url(j.source.url): stored_capture(store, archive_url(j.source.url), why) for j in judged}
+
+    if not (archive and config.archive.wayback):
+        return as_stored("archiving is off (--no-archive)" if config.archive.wayback else
+                         "archiving is off (archive.wayback = false)")
     wayback = Wayback(client, config.archive, keys_from_env())
-    return await archive_all([archive_job(archive_url(j.source.url), j.link, j.drift.state, j.source.quotes, j.quotes)
-                              for j in judged], wayback, store, config.archive, now, config.policy.min_quote_score)
+    jobs = [archive_job(archive_url(j.source.url), j.link, j.drift.state, j.source.quotes, j.quotes) for j in judged]
+    try:
+        return await archive_all(jobs, wayback, store, config.archive, now, config.policy.min_quote_score)
+    except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
+        _log.debug("internal error while archiving", exc_info=exc)
+        return as_stored(f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}")
 
 
 async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.AsyncClient, store: Store,
@@ -188,25 +229,32 @@ async def _assess_all(sources: Sequence[Source], config: Config, client: httpx.A
 
     async def one(src: Source) -> _Judged | _Read:
         nonlocal done
-        read = await _read(src, fetcher, config)
-        done += 1
-        if progress:
-            progress(done, len(sources))
+        try:
+            read = await _read(src, fetcher, config)
+        finally:
+            done += 1
+            if progress:
+                progress(done, len(sources))
         return read if _second_try(read) and config.fetch.recheck_pause >= 0 else judge(src, read)
 
-    results = list(await asyncio.gather(*(one(s) for s in sources)))
-    again = [i for i, r in enumerate(results) if isinstance(r, _Read)]
-    if again:
+    async def again(src: Source) -> _Judged:
+        return judge(src, await _read(src, fetcher, config))
+
+    results = list(await asyncio.gather(*(_isolated(s, one(s), store, config) for s in sources)))
+    retry = [i for i, r in enumerate(results) if isinstance(r, _Read)]
+    if retry:
         await asyncio.sleep(config.fetch.recheck_pause)
-        reads = await asyncio.gather(*(_read(sources[i], fetcher, config) for i in again))
-        for i, read in zip(again, reads, strict=True):
-            results[i] = judge(sources[i], read)
+        redone = await asyncio.gather(*(_isolated(sources[i], again(sources[i]), store, config) for i in retry))
+        for i, r in zip(retry, redone, strict=True):
+            results[i] = r
     return [r for r in results if isinstance(r, _Judged)]
 
 
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
-                     store: Store, *, archive: bool = True, progress: Progress | None = None) -> CheckRun:
-    """Check `sources` once and record the pass in `store`. Never raises for a bad page."""
+                     store: Store, *, archive: bool = True, progress: Progress | None = None,
+                     partial: bool = False) -> CheckRun:
+    """Check `sources` once and record the pass in `store` (`partial`: only some of the config's
+    sources, so not the last pass for `status` and the daemon). Never raises for a bad page."""
     started = now_utc()
     versions: list[Version] = []
     snapshots: list[SnapshotRow] = []
@@ -228,7 +276,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             published=j.read.page.published if j.read.page else ""))
     run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
-                   [])  # the archive queue keeps its own rows (archive/queue.py)
+                   [], partial=partial)  # the archive queue writes its own rows (archive/queue.py)
     return run
 
 
@@ -243,8 +291,9 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
         sources = [s for s in config.sources if not only or s.id in only]
         store = Store.open(config.db_path)
         try:
-            async with open_client(config.fetch) as client:
-                run = await check_pass(config, sources, client, store, archive=archive, progress=progress)
+            async with open_client(config.fetch, config.archive.request_timeout) as client:
+                run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
+                                       partial=len(sources) < len(config.sources))
         finally:
             store.close()
         write_run_reports(config.root / "reports", run)

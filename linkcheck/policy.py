@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from .models import Drift, DriftState, LinkState, MatchKind, QuoteMatch, Status
 
 # Problems that mean "we could not look", not "the citation is wrong".
-UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop"})
+UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop",
+                        "internal-error", "no-text"})
 # Problems that make a source a warning when they do not make it broken.
 WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed"}
 # A fail_on name also covers these stronger forms of itself.
@@ -54,7 +55,7 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
     parts = []
     if confirmed:
         parts.append(confirmed)
-    if link not in (LinkState.ALIVE,) and link_message:
+    if link_message:  # an alive page has none, unless it could not be read (no-text)
         parts.append(link_message)
     lost = [q for q in quotes if q.lost]
     missing = [q for q in quotes if q.match is MatchKind.MISSING and not q.lost]

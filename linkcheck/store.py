@@ -169,7 +169,9 @@ class Store:
         return row[0] if row else None
 
     def last_run(self) -> tuple[str, str] | None:
-        row = self.db.execute("SELECT started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        """The last whole pass (a run over some sources only, `--only`, is partial: not a pass)."""
+        row = self.db.execute("SELECT started, finished FROM runs WHERE partial = 0 ORDER BY id DESC LIMIT 1"
+                              ).fetchone()
         return (row[0], row[1]) if row else None
 
     def history(self, source_id: str, limit: int = 200) -> list[dict[str, Any]]:

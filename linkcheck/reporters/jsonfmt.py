@@ -20,7 +20,7 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
         "id": src.id, "url": src.url, "final_url": o.final_url, "http_status": o.http_status,
         "status": o.status.value, "link": o.link.value,
         "quotes": [{"text": q.text, "match": q.match.value, "score": q.score, "found_text": q.found_text,
-                    "lost": q.lost} for q in o.quotes],
+                    "lost": q.lost, **({"page": q.page} if q.page is not None else {})} for q in o.quotes],
         "drift": drift,
         "archive": {"wayback": {"state": o.capture.state.value, "url": o.capture.url,
                                 "timestamp": o.capture.timestamp, "message": o.capture.message,
@@ -43,7 +43,8 @@ def run_dict(run: CheckRun) -> dict[str, Any]:
     return {
         "schema": SCHEMA, "started": run.started, "finished": run.finished,
         "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
-                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN)},
+                    "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN),
+                    "internal_errors": run.internal_errors()},
         "sources": [outcome_dict(o) for o in run.outcomes],
         "articles": articles(run),
     }

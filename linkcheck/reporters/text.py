@@ -35,4 +35,7 @@ def render(run: CheckRun, colour: bool = False) -> str:
     lines.append(f"{n} source{'s' if n != 1 else ''}: {run.count(Status.OK)} ok, "
                  f"{run.count(Status.WARNING)} warning, {run.count(Status.BROKEN)} broken "
                  f"({run.started} → {run.finished})")
+    if run.internal_errors():
+        lines.append(f"{run.internal_errors()} source(s) could not be checked because of an internal error "
+                     "(a bug, please report it); `linkcheck --debug check` shows the traceback")
     return "\n".join(lines) + "\n"
