@@ -30,9 +30,10 @@ from linkcheck.archive.answers import (
     spn_error,
 )
 from linkcheck.archive.queue import Queue
-from linkcheck.archive.runner import Drain, Job, archive_all, drain_between_passes, enqueue
+from linkcheck.archive.runner import Drain, Job, archive_all, enqueue
 from linkcheck.archive.wayback import Wayback, availability_url, memento_url
 from linkcheck.config import ArchiveSettings, load_config
+from linkcheck.daemon import Daemon, Log
 from linkcheck.durations import parse_stamp
 from linkcheck.models import CaptureState, LinkState
 from linkcheck.store import Store
@@ -129,7 +130,16 @@ def test_the_daemon_drain_resumes_a_submitted_job(server: Server, wayback: FakeW
     assert report["sources"][0]["archive"]["wayback"]["state"] == "pending"
     wayback.status_mode = "ok"
     config = load_config(path)
-    assert asyncio.run(drain_between_passes(config, 30)) == 1
+
+    async def daemon_drain() -> None:  # what the daemon's interval job does between passes
+        daemon = Daemon(path, config, Log("json"), 5)
+        await daemon._drain_due()
+        assert daemon.drain is not None
+        await daemon.drain
+
+    asyncio.run(daemon_drain())
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert {"event": "archive-drain", "worked": 1} in [{k: v for k, v in e.items() if k != "time"} for e in logged]
     store = Store.open(config.db_path)
     try:
         row = Queue(store).get(server.url("/page"))
