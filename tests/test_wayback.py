@@ -12,6 +12,7 @@ import pytest
 from conftest import Server, by_id, check_json, page, run_cli, send, write_config
 from fakewayback import BLOCKED, NOW_TS, SAME, FakeWayback, Row, job_of
 
+import linkcheck.archive.wayback
 from linkcheck.archive.wayback import parse_link_memento
 from linkcheck.reporters import jsonfmt
 
@@ -262,6 +263,17 @@ def test_replay_redirected_within_the_same_capture_is_followed(server: Server, w
     wayback.archived[(url.replace("http://", "https://"), NOW_TS)] = f"<p>{QUOTE}</p>"  # captured as https
     _, report = check_json(_config(tmp_path, server, wayback), capsys)
     assert _wb(report, "page")["verified"] is True and wayback.replays.count(NOW_TS) >= 2
+
+
+def test_an_oversized_replay_is_not_read_whole(server: Server, wayback: FakeWayback, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linkcheck.archive.wayback, "MAX_ANSWER", 5_000)
+    url = server.url("/page")
+    wayback.rows[url] = [Row(NOW_TS)]
+    wayback.archived[(url, NOW_TS)] = f"<p>{QUOTE}</p>" + "<p>filler</p>" * 1_000
+    _, report = check_json(_config(tmp_path, server, wayback), capsys)
+    assert _wb(report, "page")["state"] == "existing" and _wb(report, "page")["verified"] is None  # asked again later
 
 
 def test_lost_quote_points_readers_at_the_capture_that_still_holds_it(server: Server, wayback: FakeWayback,

@@ -47,6 +47,7 @@ from .answers import (
 REAL_ARCHIVE = "https://web.archive.org"
 AVAILABILITY = "https://archive.org/wayback/available"
 TIMETRAVEL = "https://timetravel.mementoweb.org/api/json"
+MAX_ANSWER = 20_000_000  # bytes of one answer, decoded
 CACHED_AFTER = 3600.0  # an SPN v1 answer naming a capture older than this is the archive's cache
 
 
@@ -138,10 +139,18 @@ class Wayback:
         limit = self.s.request_timeout
         try:
             async with asyncio.timeout(limit):
-                r = await self.client.request(method, url, timeout=httpx.Timeout(limit), **kw)
-                await r.aread()
+                request = self.client.build_request(method, url, timeout=httpx.Timeout(limit), **kw)
+                streamed = await self.client.send(request, stream=True)
+                try:
+                    body = await _bounded(streamed, what)
+                finally:
+                    await streamed.aclose()
         except (httpx.HTTPError, TimeoutError) as exc:
             raise Trouble(f"Wayback {what} failed ({describe(exc)})") from exc
+        # The body is decoded already: the headers that described the wire form go.
+        headers = [(k, v) for k, v in streamed.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        r = httpx.Response(streamed.status_code, headers=headers, content=body, request=request)
         if r.status_code == 429 or r.status_code >= 500:
             why = runtime_error(r.headers)
             raise Trouble(f"Wayback {what} answered HTTP {r.status_code}" + (f" ({why})" if why else ""))
@@ -232,6 +241,16 @@ class Wayback:
             if answer.kind is not Kind.SUBMITTED:
                 return answer
         return Answer(Kind.SUBMITTED, job_id=job_id, message=answer.message or "the archive is still capturing")
+
+
+async def _bounded(r: httpx.Response, what: str) -> bytes:
+    """The decoded body, refused past MAX_ANSWER (a replayed page can be anything)."""
+    body = bytearray()
+    async for chunk in r.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER:
+            raise Trouble(f"Wayback {what} answered more than {MAX_ANSWER // 1_000_000} MB")
+    return bytes(body)
 
 
 def _json(r: httpx.Response, default: Any) -> Any:
