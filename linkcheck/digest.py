@@ -38,6 +38,7 @@ class Item:
     added: tuple[str, ...] = ()
     similarity: float | None = None
     cited_in: tuple[dict[str, Any], ...] = ()  # the articles citing it: article, notes, line, sentence, title
+    word_changes: tuple[dict[str, Any], ...] = ()  # quotes whose words differ from the page or the last pass
 
     def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
         """(label, href) of the live page, the local snapshot and the Wayback capture it has."""
@@ -96,7 +97,9 @@ def _item(r: dict[str, Any], **extra: Any) -> Item:
                 snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
                 added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
-                cited_in=tuple(r.get("cited_in", [])), **extra)
+                cited_in=tuple(r.get("cited_in", [])),
+                word_changes=tuple(q for q in r.get("quotes", []) if q.get("changes") or q.get("passage_changes")),
+                **extra)
 
 
 def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:

@@ -69,11 +69,16 @@ def decode(body: bytes, content_type: str = "") -> tuple[str, str]:
     m2 = _META_RE.search(body[:4096])
     if m2:
         declared.append(m2.group(1).decode("ascii", "replace"))
-    for label in declared:
-        found = _codec(label)
-        if found is None:
-            continue
-        codec = found
+    codecs_declared = [c for c in map(_codec, declared) if c is not None]
+    if codecs_declared and codecs_declared[0] != "utf-8" and not body.isascii():
+        # Charset repair: pages declaring a legacy charset are often UTF-8 in fact (a template
+        # changed, the header did not). Legacy multibyte text is almost never valid UTF-8 by
+        # chance, so a body that decodes strictly as UTF-8 is UTF-8, and we say so.
+        try:
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    for codec in codecs_declared:
         for attempt in (codec, *([_FALLBACKS[codec]] if codec in _FALLBACKS else [])):
             try:
                 return body.decode(attempt), attempt

@@ -166,6 +166,9 @@ class QuoteMatch:
     lost: bool = False  # found on an earlier pass, missing now
     changes: tuple[Change, ...] = ()  # for `altered`: each word-level difference, quote → page
     page: int | None = None  # in a PDF: the page `found_text` starts on (1-based)
+    kind: QuoteKind = QuoteKind.QUOTE  # a paraphrase is located, never `missing` for its wording
+    previous_text: str | None = None  # the passage as it read on the last pass, when it reads differently now
+    passage_changes: tuple[Change, ...] = ()  # ... word by word: Change(quote=then, page=now)
 
 
 @dataclass(frozen=True)

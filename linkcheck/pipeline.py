@@ -40,6 +40,7 @@ from .models import (
     Source,
     SourceOutcome,
 )
+from .passage import mark_changed
 from .pdf import with_pages
 from .policy import failing, message_for, quote_problems, status_of
 from .readable import no_text_reason, page_text
@@ -136,7 +137,7 @@ class _Judged:
 
 def _judge(src: Source, read: _Read, prior: Prior, config: Config, store: Store, now: datetime,
            versions: list[Version], snapshots: list[SnapshotRow]) -> _Judged:
-    quotes = _mark_lost(read.quotes, prior)
+    quotes = mark_changed(_mark_lost(read.quotes, prior), (prior.last or {}).get("quotes", []))
     link = read.verdict.link
     page = read.page if link not in _UNREADABLE else None
     digest_hash = text_hash(page.main) if page is not None else None

@@ -29,7 +29,7 @@ def test_quotes_are_found_in_the_text_layer_with_their_page(
     r = by_id(report)
     found, gone = r["pdf"]["quotes"]
     assert found["match"] == "exact" and found["page"] == 2 and QUOTE in found["found_text"]
-    assert gone["match"] == "missing" and code == 1
+    assert gone["match"] == "altered" and gone["changes"] and code == 1  # "never" added: a changed fact
     assert r["sniffed"]["quotes"][0]["match"] == "exact" and r["sniffed"]["status"] == "ok"
     first_snapshot = r["pdf"]["archive"]["snapshot"]
     assert r["pdf"]["drift"]["state"] == "new" and first_snapshot

@@ -5,9 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..models import CheckRun, SourceOutcome, Status
+from ..models import CheckRun, QuoteMatch, SourceOutcome, Status
 
 SCHEMA = "linkcheck.report/1"
+
+
+def quote_dict(q: QuoteMatch) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": q.text, "match": q.match.value, "score": q.score, "found_text": q.found_text,
+                           "lost": q.lost, "kind": q.kind.value,
+                           "changes": [{"quote": c.quote, "page": c.page} for c in q.changes]}
+    if q.passage_changes:
+        out |= {"previous_text": q.previous_text,
+                "passage_changes": [{"before": c.quote, "after": c.page} for c in q.passage_changes]}
+    if q.page is not None:
+        out["page"] = q.page
+    return out
 
 
 def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
@@ -19,8 +31,7 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
     return {
         "id": src.id, "url": src.url, "final_url": o.final_url, "http_status": o.http_status,
         "status": o.status.value, "link": o.link.value,
-        "quotes": [{"text": q.text, "match": q.match.value, "score": q.score, "found_text": q.found_text,
-                    "lost": q.lost, **({"page": q.page} if q.page is not None else {})} for q in o.quotes],
+        "quotes": [quote_dict(q) for q in o.quotes],
         "drift": drift,
         "archive": {"wayback": {"state": o.capture.state.value, "url": o.capture.url,
                                 "timestamp": o.capture.timestamp, "message": o.capture.message,
