@@ -47,7 +47,15 @@ class ArchiveSettings:
     timeout: float = 120.0  # deadline for all archive work of one pass
     request_timeout: float = 30.0
     saves_per_minute: float = 0.0  # 0: 3/min anonymous, 10/min with keys (the archive allows ~4 and ~12)
-    lookups_per_minute: float = 50.0
+    lookups_per_minute: float = 20.0  # the CDX server refuses above ~30/min; other clients use 24
+    # "" means the documented host when wayback_url is the real archive, else wayback_url's own
+    # /wayback/available (a test double or a mirror answers both).
+    availability_url: str = ""
+    # TimeTravel's JSON API, asked for dead sources without a Wayback capture; "" means the public
+    # aggregator with the real archive, and none at all when wayback_url points elsewhere.
+    memento_url: str = ""
+    retry_backoff: float = 600.0  # first wait after a temporary refusal, doubled per attempt (cap 1d)
+    job_timeout: float = 120.0  # how long one SPN job is polled before it is left for a later drain
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "request_timeout": ("request_timeout", _duration),
         "saves_per_minute": ("saves_per_minute", lambda v: float(_non_negative_number(v))),
         "lookups_per_minute": ("lookups_per_minute", _positive(float, "a number")),
+        "availability_url": ("availability_url", _http_url),
+        "memento_url": ("memento_url", _http_url),
+        "retry_backoff": ("retry_backoff", _duration),
+        "job_timeout": ("job_timeout", _duration),
     }),
     "twitter": (TwitterSettings, {
         "oembed_url": ("oembed_url", _http_url),

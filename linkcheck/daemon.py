@@ -34,6 +34,8 @@ from .schedule import next_after, parse_trigger
 from .snapshot_page import write_pages
 from .store import Store
 
+DRAIN_EVERY = 600  # seconds between drains of the archive queue while no pass runs
+
 
 def _plain(value: Any) -> str:
     """A field's value in a plain log line: lists comma-joined, text with spaces quoted."""
@@ -85,6 +87,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=config.schedule.timezone)
         self.stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.drain: asyncio.Task[None] | None = None  # the archive queue worked off between passes
         self.mtime = self._mtime()
 
     def _mtime(self) -> float:
@@ -101,7 +104,33 @@ class Daemon:
         if self.task is not None and not self.task.done():
             self.log("pass-skipped", "the previous pass is still running", reason=reason)
             return
+        await self._stop_drain()  # every drained step is already in history; the pass goes first
         self.task = asyncio.create_task(self._pass(reason))
+
+    async def _drain_due(self) -> None:
+        busy = self.task is not None and not self.task.done()
+        if self.stopping.is_set() or busy or not self.config.archive.wayback or \
+                (self.drain is not None and not self.drain.done()):
+            return
+        self.drain = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        from .archive.runner import drain_between_passes
+
+        try:
+            worked = await drain_between_passes(self.config, self.config.archive.timeout)
+        except LockBusy:
+            return
+        except Exception as exc:
+            self.log("archive-drain-failed", f"{type(exc).__name__}: {exc}")
+            return
+        if worked:
+            self.log("archive-drain", worked=worked)
+
+    async def _stop_drain(self) -> None:
+        if self.drain is not None and not self.drain.done():
+            self.drain.cancel()
+            await asyncio.gather(self.drain, return_exceptions=True)
 
     async def _pass(self, reason: str) -> None:
         from .pipeline import run_pass
@@ -124,7 +153,8 @@ class Daemon:
         self.log("pass", reason=reason, sources=len(run.outcomes), ok=run.count(Status.OK),
                  warning=run.count(Status.WARNING), broken=run.count(Status.BROKEN),
                  seconds=round(time.monotonic() - started, 1),
-                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING))
+                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING),
+                 queued=captures.count(CaptureState.QUEUED))
         for o in run.outcomes:  # which sources, and why: what an operator acts on
             if o.status is Status.BROKEN:
                 self.log("broken", o.message, source=o.source.id, problems=list(o.problems), url=o.source.url,
@@ -181,6 +211,8 @@ class Daemon:
                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
         self.scheduler.add_job(self._digest_due, parse_trigger(self.config.schedule.report, tz), id="digest",
                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(self._drain_due, "interval", seconds=DRAIN_EVERY, id="archive-drain",
+                               replace_existing=True, coalesce=True, max_instances=1)
 
     def reload(self, why: str) -> None:
         try:
@@ -226,6 +258,7 @@ class Daemon:
             await (self._check_due("catch-up") if job == "check" else self._digest_due())
         await self.stopping.wait()
         self.scheduler.shutdown(wait=False)
+        await self._stop_drain()
         if self.task is not None and not self.task.done():
             self.log("stopping", f"letting the pass in flight finish (up to {self.grace:g}s)")
             try:

@@ -16,7 +16,7 @@ from datetime import datetime
 import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
-from .archive.runner import Job, archive_all, stored_capture
+from .archive.runner import archive_all, archive_job, archive_url, stored_capture
 from .archive.snapshots import write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
@@ -196,25 +196,21 @@ async def _isolated(src: Source, work: Awaitable[_Judged | _Read], store: Store,
         return _internal_error(src, exc, store.prior(src.id, config.policy.drift_window))
 
 
-def _archive_url(src: Source) -> str:
-    return tweet_url(src.url) or src.url
-
-
 async def _captures(config: Config, store: Store, judged: list[_Judged], client: httpx.AsyncClient,
-                    archive: bool, now: datetime) -> tuple[dict[str, Capture], bool]:
-    """Each source's capture, and whether these are new states for history: when nothing was
+                    archive: bool, now: datetime) -> dict[str, Capture]:
+    """Each source's capture. The archive queue keeps its own rows in history; when nothing was
     asked of the archive, the stored rows are reported as they are and left alone (a pending
     save stays pending)."""
-    def as_stored(why: str) -> tuple[dict[str, Capture], bool]:
-        return {_archive_url(j.source): stored_capture(store, _archive_url(j.source), why) for j in judged}, False
+    def as_stored(why: str) -> dict[str, Capture]:
+        return {archive_url(j.source.url): stored_capture(store, archive_url(j.source.url), why) for j in judged}
 
     if not (archive and config.archive.wayback):
         return as_stored("archiving is off (--no-archive)" if config.archive.wayback else
                          "archiving is off (archive.wayback = false)")
     wayback = Wayback(client, config.archive, keys_from_env())
-    jobs = [Job(_archive_url(j.source), j.link, j.drift.state is DriftState.CHANGED) for j in judged]
+    jobs = [archive_job(archive_url(j.source.url), j.link, j.drift.state, j.source.quotes, j.quotes) for j in judged]
     try:
-        return await archive_all(jobs, wayback, store, config.archive, now), True
+        return await archive_all(jobs, wayback, store, config.archive, now, config.policy.min_quote_score)
     except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
         _log.debug("internal error while archiving", exc_info=exc)
         return as_stored(f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}")
@@ -264,11 +260,11 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
     versions: list[Version] = []
     snapshots: list[SnapshotRow] = []
     judged = await _assess_all(sources, config, client, store, progress, versions, snapshots)
-    captures, archived = await _captures(config, store, judged, client, archive, now_utc())
+    captures = await _captures(config, store, judged, client, archive, now_utc())
     fail_on = failing(config.policy.fail_on)
     outcomes = []
     for j in judged:
-        capture = captures[_archive_url(j.source)]
+        capture = captures[archive_url(j.source.url)]
         problems = [*j.problems, *(["archive-failed"] if capture.state is CaptureState.FAILED else [])]
         outcomes.append(SourceOutcome(
             source=j.source, final_url=j.read.fetch.final_url, http_status=j.read.fetch.status_code,
@@ -281,7 +277,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             published=j.read.page.published if j.read.page else ""))
     run = CheckRun(started=stamp(started), finished=stamp(now_utc()), outcomes=tuple(outcomes))
     store.save_run(run, [outcome_dict(o) for o in run.outcomes], versions, snapshots,
-                   [(url, c, run.finished) for url, c in captures.items()] if archived else [], partial=partial)
+                   [], partial=partial)  # the archive queue writes its own rows (archive/queue.py)
     return run
 
 
