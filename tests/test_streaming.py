@@ -53,7 +53,8 @@ def test_check_one_runs_on_its_own_with_its_inputs_passed_in(server: Server, tmp
         finally:
             cpu.close()
         assert outcome.status is Status.OK and outcome.quotes[0].match is MatchKind.EXACT
-        assert jobs == [Job(src.url, LinkState.ALIVE, False)]
+        assert [(j.url, j.link, j.changed, j.found) for j in jobs] == [
+            (src.url, LinkState.ALIVE, False, frozenset({QUOTE}))]
         assert record.result["id"] == src.id and record.version is not None and record.version.main_text
         # Nothing is written by the unit itself: the caller stores the record.
         assert store.db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 0

@@ -35,7 +35,10 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
         "quotes": [quote_dict(q) for q in o.quotes],
         "drift": drift,
         "archive": {"wayback": {"state": o.capture.state.value, "url": o.capture.url,
-                                "timestamp": o.capture.timestamp, "message": o.capture.message},
+                                "timestamp": o.capture.timestamp, "message": o.capture.message,
+                                "verified": o.capture.verified},
+                    "memento": {"url": o.capture.elsewhere, "datetime": o.capture.elsewhere_date}
+                    if o.capture.elsewhere else None,
                     "snapshot": o.snapshot},
         "problems": list(o.problems),
         "message": o.message,
