@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .errors import UsageError
 from .fsutil import atomic_write
-from .models import CheckRun, Status
+from .models import CheckRun, SourceOutcome, Status, Tally
+from .outcomes import Mapped
 
 SCHEMA = "linkcheck.baseline/1"
 
@@ -35,11 +36,11 @@ def read_baseline(path: Path) -> dict[str, frozenset[str]]:
 
 def apply_baseline(run: CheckRun, baseline: dict[str, frozenset[str]]) -> CheckRun:
     """Broken sources whose every problem is in the baseline become warnings, marked as known."""
-    outcomes = []
-    for o in run.outcomes:
-        known = baseline.get(o.source.id, frozenset())
-        if o.status is Status.BROKEN and set(o.problems) <= known:
-            o = replace(o, status=Status.WARNING,
-                        message=f"known problem (in the baseline): {o.message}")
-        outcomes.append(o)
-    return replace(run, outcomes=tuple(outcomes))
+    def known(o: SourceOutcome) -> SourceOutcome:
+        if o.status is Status.BROKEN and set(o.problems) <= baseline.get(o.source.id, frozenset()):
+            return replace(o, status=Status.WARNING, message=f"known problem (in the baseline): {o.message}")
+        return o
+
+    # A view, not a copy: the pass's outcomes stay in history, read back (and counted once) here.
+    outcomes = Mapped(run.outcomes, known)
+    return replace(run, outcomes=outcomes, tally=Tally.of(outcomes))

@@ -197,7 +197,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         run = apply_baseline(run, baseline)
     broken = run.count(Status.BROKEN)
     if not (args.quiet and not broken):
-        sys.stdout.write(render_check(args.format, run, config, colour=sys.stdout.isatty()))
+        sys.stdout.writelines(render_check(args.format, run, config, colour=sys.stdout.isatty()))
     _github_summary(args.format, run)
     # Writing a baseline records today's problems as known: that run succeeded at what it was asked.
     return EXIT_BROKEN if broken and not args.write_baseline else EXIT_OK
@@ -210,7 +210,7 @@ def _github_summary(fmt: str, run: CheckRun) -> None:
     from .reporters.github import step_summary
 
     with open(target, "a", encoding="utf-8") as f:
-        f.write(step_summary(run))
+        f.writelines(step_summary(run))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 import traceback
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -149,12 +150,12 @@ class Daemon:
         except Exception as exc:
             self.log("pass-failed", f"{type(exc).__name__}: {exc}", reason=reason)
             return
-        captures = [o.capture.state for o in run.outcomes]
+        captures = Counter(o.capture.state for o in run.outcomes)  # one read of the pass's outcomes
         self.log("pass", reason=reason, sources=len(run.outcomes), ok=run.count(Status.OK),
                  warning=run.count(Status.WARNING), broken=run.count(Status.BROKEN),
                  seconds=round(time.monotonic() - started, 1),
-                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING),
-                 queued=captures.count(CaptureState.QUEUED))
+                 saved=captures[CaptureState.SAVED], pending=captures[CaptureState.PENDING],
+                 queued=captures[CaptureState.QUEUED])
         for o in run.outcomes:  # which sources, and why: what an operator acts on
             if o.status is Status.BROKEN:
                 self.log("broken", o.message, source=o.source.id, problems=list(o.problems), url=o.source.url,

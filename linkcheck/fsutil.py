@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -35,13 +36,17 @@ def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     return fd, tmp
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+def atomic_write(path: Path, text: str | Iterable[str]) -> None:
+    """Write `text` (or its pieces, as they come) to `path` through a temporary file in the same
+    folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            if isinstance(text, str):
+                f.write(text)
+            else:
+                f.writelines(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

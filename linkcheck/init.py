@@ -245,14 +245,14 @@ def _first_check(config_path: Path) -> int:
         # Sources are resolved already; no feed is read again from the scratch folder.
         config = replace(load_config(config_path), path=Path(scratch) / config_path.name, articles=ArticleSettings())
         run = asyncio.run(run_pass(config, archive=False))
-    for o in run.outcomes:
-        for q in o.quotes:
-            if q.match is MatchKind.EXACT:
-                continue
-            if q.match is MatchKind.UNVERIFIABLE:
-                print(f"{o.source.id}: could not check “{q.text}” ({o.message})")
-            else:
-                print(f"{o.source.id}: “{q.text}” is {q.match.value} (score {q.score:.2f})")
-                if q.found_text:
-                    print(f"    the page says: “{q.found_text}”")
+        for o in run.outcomes:  # read back from the scratch history: inside its folder
+            for q in o.quotes:
+                if q.match is MatchKind.EXACT:
+                    continue
+                if q.match is MatchKind.UNVERIFIABLE:
+                    print(f"{o.source.id}: could not check “{q.text}” ({o.message})")
+                else:
+                    print(f"{o.source.id}: “{q.text}” is {q.match.value} (score {q.score:.2f})")
+                    if q.found_text:
+                        print(f"    the page says: “{q.found_text}”")
     return 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 
 class LinkState(StrEnum):
@@ -213,15 +215,59 @@ class SourceOutcome:
     not_modified: bool = False  # a conditional request was answered 304: the last findings were reused
 
 
+class Outcomes(Protocol):
+    """A pass's outcomes, in the sources' order: a tuple, or (`outcomes.StoredOutcomes`) read back
+    from history on each iteration so that a pass never holds them all."""
+
+    def __iter__(self) -> Iterator[SourceOutcome]: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A pass's counters, kept while it runs: what its summary needs without its outcomes."""
+
+    ok: int = 0
+    warning: int = 0
+    broken: int = 0
+    internal_errors: int = 0
+    not_modified: int = 0
+
+    @classmethod
+    def of(cls, outcomes: Iterable[SourceOutcome]) -> Tally:
+        tally = cls()
+        for o in outcomes:
+            tally = tally.add(o)
+        return tally
+
+    def add(self, o: SourceOutcome) -> Tally:
+        return Tally(self.ok + (o.status is Status.OK), self.warning + (o.status is Status.WARNING),
+                     self.broken + (o.status is Status.BROKEN),
+                     self.internal_errors + ("internal-error" in o.problems), self.not_modified + o.not_modified)
+
+    def count(self, status: Status) -> int:
+        return {Status.OK: self.ok, Status.WARNING: self.warning, Status.BROKEN: self.broken}[status]
+
+
 @dataclass(frozen=True)
 class CheckRun:
     started: str
     finished: str
-    outcomes: tuple[SourceOutcome, ...]
+    outcomes: Outcomes
+    tally: Tally | None = None  # the outcomes' counters; None: counted from `outcomes` when asked
+
+    @property
+    def counts(self) -> Tally:
+        return self.tally if self.tally is not None else Tally.of(self.outcomes)
 
     def count(self, status: Status) -> int:
-        return sum(1 for o in self.outcomes if o.status is status)
+        return self.counts.count(status)
 
     def internal_errors(self) -> int:
         """Sources whose check hit a bug (the pass went on without them)."""
-        return sum(1 for o in self.outcomes if "internal-error" in o.problems)
+        return self.counts.internal_errors
+
+    def not_modified(self) -> int:
+        """Sources whose server answered a conditional request with 304."""
+        return self.counts.not_modified

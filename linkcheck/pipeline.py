@@ -43,8 +43,9 @@ from .models import (
     QuoteMatch,
     Source,
     SourceOutcome,
-    Status,
+    Tally,
 )
+from .outcomes import StoredOutcomes, stored_outcomes
 from .passage import mark_changed
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
@@ -278,14 +279,14 @@ def _recorded(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> tuple[S
 
 class _Pass:
     """A streaming pass: a bounded pool of workers pulls sources, each outcome goes to history in
-    batches as soon as it is judged; only the small outcomes stay (the run's reports need them)."""
+    batches as soon as it is judged; only counters stay (the reports read the outcomes back)."""
 
     def __init__(self, config: Config, sources: Sequence[Source], deps: Deps, store: Store, run_id: int,
                  archive: ArchiveSession | None, archive_off: str, progress: Progress | None) -> None:
         self.config, self.sources, self.deps, self.store, self.run_id = config, sources, deps, store, run_id
         self.archive, self.archive_off, self.progress = archive, archive_off, progress
         self.fail_on = failing(config.policy.fail_on)
-        self.outcomes: list[SourceOutcome | None] = [None] * len(sources)
+        self.tally = Tally()
         self.batch: list[Record] = []
         self.batch_text = 0
         self.later: list[int] = []
@@ -299,7 +300,9 @@ class _Pass:
             await self._pool(iter(self.later), last_try=True)
         if self.archive is not None:
             try:
-                self._settle(await self.archive.finish())
+                captures = await self.archive.finish()
+                self.flush()  # every result stored, to be read back
+                self._settle(captures)
             except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
                 _log.debug("internal error while archiving", exc_info=exc)
 
@@ -334,20 +337,21 @@ class _Pass:
                 _log.debug("internal error while archiving", exc_info=exc)
                 why = f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}"
                 capture = stored_capture(self.store, url, why)
-        self.outcomes[i], record = _recorded(assessed, capture, self.fail_on)
+        outcome, record = _recorded(assessed, capture, self.fail_on)
+        self.tally = self.tally.add(outcome)
         self._add(record)
 
     def _settle(self, captures: dict[str, Capture]) -> None:
-        """Captures the archive's drain or replays changed: the run's outcomes and their stored
-        results follow."""
-        for i, o in enumerate(self.outcomes):
-            new = captures.get(archive_url(o.source.url)) if o is not None else None
-            if o is None or new is None or new == o.capture:
+        """Captures the archive's drain or replays changed: the stored results follow (their
+        status does not: a capture never changes a verdict)."""
+        changed = [s for s in self.sources if archive_url(s.url) in captures]
+        for o in list(stored_outcomes(self.store, self.run_id, changed)):
+            new = captures[archive_url(o.source.url)]
+            if new == o.capture:
                 continue
             problems = (*(p for p in o.problems if p != "archive-failed"),
                         *(("archive-failed",) if new.state is CaptureState.FAILED else ()))
-            self.outcomes[i] = o = replace(o, capture=new, problems=problems)
-            self._add(Record(outcome_dict(o), stamp(now_utc()), None))
+            self._add(Record(outcome_dict(replace(o, capture=new, problems=problems)), stamp(now_utc()), None))
 
     def _add(self, record: Record) -> None:
         self.batch.append(record)
@@ -380,11 +384,11 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
         await work.run()
     finally:
         cpu.close()
-    outcomes = tuple(o for o in work.outcomes if o is not None)
-    run = CheckRun(started=started, finished=stamp(now_utc()), outcomes=outcomes)
-    counts = (len(outcomes), run.count(Status.OK), run.count(Status.WARNING), run.count(Status.BROKEN))
-    work.flush(RunEnd(run.finished, counts, partial))
-    return run
+    tally = work.tally
+    total = tally.ok + tally.warning + tally.broken
+    finished = stamp(now_utc())
+    work.flush(RunEnd(finished, (total, tally.ok, tally.warning, tally.broken), partial))
+    return CheckRun(started, finished, StoredOutcomes(lambda: Store.open(store.path), run_id, sources, total), tally)
 
 
 async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),

@@ -221,8 +221,9 @@ class RunEnd:
 
 
 class Store:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.db = db
+        self.path = path  # where it was opened: a pass's outcomes are read back from there
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -230,7 +231,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
-        store = cls(db)
+        store = cls(db, path)
         store.migrate()
         return store
 
@@ -322,6 +323,13 @@ class Store:
         return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
+
+    def results_in_run(self, run_id: int, source_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The results pass `run_id` stored for `source_ids` (read by primary key), by source id."""
+        marks = ", ".join("?" * len(source_ids))
+        return {row[10]: join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+            f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
+            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?", (*source_ids, run_id))}
 
     def latest_statuses(self) -> dict[str, str]:
         """Each source's newest status, without reading any detail."""

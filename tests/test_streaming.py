@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Server, page, send, write_config
@@ -19,10 +20,11 @@ from linkcheck.analyse import CpuPool
 from linkcheck.archive.runner import Job
 from linkcheck.config import load_config
 from linkcheck.fetch import Fetcher, open_client
-from linkcheck.models import Capture, CaptureState, LinkState, MatchKind, Status
+from linkcheck.models import Capture, CaptureState, CheckRun, LinkState, MatchKind, SourceOutcome, Status
 from linkcheck.pipeline import Deps, check_one, check_pass
-from linkcheck.reporters import jsonfmt
-from linkcheck.store import Store
+from linkcheck.reporters import FORMATS, jsonfmt, markdown, render_check
+from linkcheck.reporters.files import write_run_reports
+from linkcheck.store import Record, Store
 
 QUOTE = "We will be in a position to extend an invitation to Ukraine to join the Alliance."
 
@@ -101,7 +103,7 @@ def test_outcomes_reach_history_while_the_pass_runs_and_the_pass_completes_last(
             store.close()
         assert run.count(Status.OK) == 7
         # The report is rendered source by source, to the very text of the whole dict dumped at once.
-        assert jsonfmt.render(run) == json.dumps(jsonfmt.run_dict(run), ensure_ascii=False, indent=2) + "\n"
+        assert "".join(jsonfmt.render(run)) == json.dumps(jsonfmt.run_dict(run), ensure_ascii=False, indent=2) + "\n"
         return during
 
     during = asyncio.run(run())
@@ -166,3 +168,91 @@ def test_the_process_pool_gives_the_same_verdicts(server: Server, tmp_path: Path
         results.append(asyncio.run(run()))
     assert results[0] == results[1]
     assert results[0][-1][1] == "soft-404" and results[0][0][2] == "exact"
+
+
+# Not the pass's (by where each block was allocated): the test server's threads (its request log
+# grows by design) and the bounded caches of the HTTP libraries (URLs, cookies), which a few
+# hundred distinct URLs fill up.
+_NOT_THE_PASS = [tracemalloc.Filter(False, pattern) for pattern in (
+    "*/site-packages/*", "*/socketserver.py", "*/http/*", "*/socket.py", "*/threading.py", "*/urllib/*",
+    "*/email/*", "*/conftest.py", tracemalloc.__file__)]
+
+
+def _retained(server: Server, folder: Path, n: int) -> int:
+    """What a pass over `n` sources leaves allocated while its `CheckRun` is still held."""
+    config = load_config(write_config(folder, _pages(server, n, kb=1), fetch={"concurrency": 4}))
+
+    async def run() -> int:
+        store = Store.open(config.db_path)
+        try:
+            async with open_client(config.fetch) as client:
+                gc.collect()
+                tracemalloc.start(1)  # where each block was allocated: all the filters need
+                try:
+                    before = tracemalloc.take_snapshot().filter_traces(_NOT_THE_PASS)
+                    result = await check_pass(config, config.sources, client, store, archive=False)
+                    gc.collect()
+                    after = tracemalloc.take_snapshot().filter_traces(_NOT_THE_PASS)
+                finally:
+                    tracemalloc.stop()
+        finally:
+            store.close()
+        assert result.count(Status.OK) == n and len(result.outcomes) == n
+        return sum(d.size_diff for d in after.compare_to(before, "filename"))
+
+    return asyncio.run(run())
+
+
+def test_a_pass_retains_no_outcome_per_source(server: Server, tmp_path: Path) -> None:
+    """Only counters stay in memory: the reports read the outcomes back from history. One outcome
+    of these sources weighs ~3 KB (quotes, drift, capture), so 150 more would show as >400 KB."""
+    small, large = 50, 200
+    for name in "wab":
+        (tmp_path / name).mkdir()
+    _retained(server, tmp_path / "w", small)  # warms the caches every pass fills once (codecs, regexes)
+    retained_small = _retained(server, tmp_path / "a", small)
+    retained_large = _retained(server, tmp_path / "b", large)
+    per_source = (retained_large - retained_small) / (large - small)
+    assert per_source < 500, f"{per_source:,.0f} bytes retained per source"
+
+
+def test_reports_read_back_from_history_are_the_in_memory_reports(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every format, rendered from the outcomes the pass judged (held in memory, as a pass once
+    did) and from the pass as it returns (read back from history): the same text."""
+    sources = _pages(server, 4)
+    server.routes["/gone"] = lambda h: send(h, 404, page("<h1>Gone</h1>"))
+    server.routes["/old"] = lambda h: send(h, 301, b"", headers={"Location": server.url("/p?new")})
+    sources += [{"id": "old", "url": server.url("/old"), "quotes": [QUOTE]},
+                {"id": "gone", "url": server.url("/gone"), "quotes": [QUOTE], "title": "A <gone> page"},
+                {"id": "moved", "url": server.url("/p?moved"), "quotes": [QUOTE, "a quote this page lacks"]}]
+    config = load_config(write_config(tmp_path, sources))
+    judged: dict[str, SourceOutcome] = {}
+    recorded = pipeline._recorded
+
+    def keep(*args: Any) -> tuple[SourceOutcome, Record]:
+        outcome, record = recorded(*args)
+        judged[outcome.source.id] = outcome
+        return outcome, record
+
+    monkeypatch.setattr(pipeline, "_recorded", keep)
+
+    async def run() -> CheckRun:
+        store = Store.open(config.db_path)
+        try:
+            async with open_client(config.fetch) as client:
+                return await check_pass(config, config.sources, client, store, archive=False)
+        finally:
+            store.close()
+
+    run_ = asyncio.run(run())
+    held = CheckRun(run_.started, run_.finished, tuple(judged[s.id] for s in config.sources))
+    assert {o.status for o in held.outcomes} == {Status.OK, Status.BROKEN, Status.WARNING}
+    for fmt in FORMATS:
+        for colour in (False, True):
+            assert "".join(render_check(fmt, run_, config, colour)) == "".join(render_check(fmt, held, config, colour))
+    folder = tmp_path / "written"
+    write_run_reports(folder, run_)
+    assert (folder / "latest.md").read_text() == "".join(markdown.render(held))
+    assert (folder / "latest.json").read_text() == json.dumps(jsonfmt.run_dict(held), ensure_ascii=False,
+                                                              indent=2) + "\n"

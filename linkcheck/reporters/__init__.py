@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..config import Config
 from ..models import CheckRun
 from . import github, jsonfmt, junit, markdown, text
 
-Renderer = Callable[[CheckRun, Config, bool], str]
+Renderer = Callable[[CheckRun, Config, bool], Iterator[str]]  # the report piece by piece
 
 FORMATS: dict[str, Renderer] = {
     "text": lambda run, config, colour: text.render(run, colour),
@@ -19,5 +19,5 @@ FORMATS: dict[str, Renderer] = {
 }
 
 
-def render_check(fmt: str, run: CheckRun, config: Config, colour: bool = False) -> str:
+def render_check(fmt: str, run: CheckRun, config: Config, colour: bool = False) -> Iterator[str]:
     return FORMATS[fmt](run, config, colour)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..fsutil import atomic_write
@@ -14,13 +15,20 @@ from . import jsonfmt, markdown
 
 def write_run_reports(folder: Path, run: CheckRun) -> Path:
     stamp = run.finished.replace(":", "")  # 2026-11-27T080009Z
-    md, js = markdown.render(run), jsonfmt.render(run)
+    # Rendered source by source into the files (a report is never one string in memory), and
+    # copied to latest.* rather than rendered again (each rendering reads the pass back).
     path = folder / f"{stamp}.md"
-    atomic_write(path, md)
-    atomic_write(folder / f"{stamp}.json", js)
-    atomic_write(folder / "latest.md", md)
-    atomic_write(folder / "latest.json", js)
+    atomic_write(path, markdown.render(run))
+    atomic_write(folder / f"{stamp}.json", jsonfmt.render(run))
+    atomic_write(folder / "latest.md", _pieces(path))
+    atomic_write(folder / "latest.json", _pieces(folder / f"{stamp}.json"))
     return path
+
+
+def _pieces(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8", newline="") as f:
+        while piece := f.read(1 << 16):
+            yield piece
 
 
 _STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)\.(md|json|html)$")

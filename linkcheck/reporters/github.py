@@ -5,6 +5,7 @@ a Markdown table for $GITHUB_STEP_SUMMARY."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..models import CheckRun, SourceOutcome, Status
@@ -39,27 +40,25 @@ def _annotation(o: SourceOutcome, file: str, line: int) -> str:
     return f"::{level} {where},title={_prop(title)}::{_data(body)}"
 
 
-def render(run: CheckRun, config_path: Path) -> str:
+def render(run: CheckRun, config_path: Path) -> Iterator[str]:
     """Workflow-command lines for each source that is not ok: at its config entry and at every
-    line of an article that cites it."""
-    lines = []
+    line of an article that cites it. Line by line, as the outcomes are read."""
     config_file = _relative(config_path)
     for o in run.outcomes:
         if o.status is Status.OK:
             continue
-        lines.append(_annotation(o, config_file, o.source.line))
+        yield _annotation(o, config_file, o.source.line) + "\n"
         for c in o.source.cited_in:
             if c.line and "://" not in c.article:
-                lines.append(_annotation(o, _relative(config_path.parent / c.article), c.line))
+                yield _annotation(o, _relative(config_path.parent / c.article), c.line) + "\n"
     n = run.count
-    lines.append(f"linkcheck: {plural(len(run.outcomes), 'source')}, {n(Status.OK)} ok, {n(Status.WARNING)} warning, "
-                 f"{n(Status.BROKEN)} broken")
-    return "\n".join(lines) + "\n"
+    yield (f"linkcheck: {plural(len(run.outcomes), 'source')}, {n(Status.OK)} ok, {n(Status.WARNING)} warning, "
+           f"{n(Status.BROKEN)} broken\n")
 
 
-def step_summary(run: CheckRun) -> str:
-    rows = ["### Citations", "", "| | source | link | problems |", "|---|---|---|---|"]
+def step_summary(run: CheckRun) -> Iterator[str]:
+    yield "### Citations\n\n| | source | link | problems |\n|---|---|---|---|\n"
     for o in run.outcomes:
-        rows.append(f"| {ICON[o.status]} | [{md_escape(o.source.id)}]({o.source.url}) | {o.link.value} | "
-                    f"{md_escape(o.message) or '—'} |")
-    return "\n".join(rows) + "\n\n"
+        yield (f"| {ICON[o.status]} | [{md_escape(o.source.id)}]({o.source.url}) | {o.link.value} | "
+               f"{md_escape(o.message) or '—'} |\n")
+    yield "\n"

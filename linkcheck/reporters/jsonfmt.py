@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
-from ..models import CheckRun, QuoteMatch, SourceOutcome, Status
+from ..models import (
+    Capture,
+    CaptureState,
+    Change,
+    CheckRun,
+    Drift,
+    DriftState,
+    LinkState,
+    MatchKind,
+    QuoteKind,
+    QuoteMatch,
+    Source,
+    SourceOutcome,
+    Status,
+)
 
 SCHEMA = "linkcheck.report/1"
 
@@ -21,6 +36,14 @@ def quote_dict(q: QuoteMatch) -> dict[str, Any]:
     if q.page is not None:
         out["page"] = q.page
     return out
+
+
+def quote_from_dict(d: dict[str, Any]) -> QuoteMatch:
+    """`quote_dict`'s inverse (results read back from history)."""
+    return QuoteMatch(d["text"], MatchKind(d["match"]), d["score"], d["found_text"], d.get("lost", False),
+                      tuple(Change(c["quote"], c["page"]) for c in d.get("changes", [])), d.get("page"),
+                      QuoteKind(d.get("kind", QuoteKind.QUOTE.value)), d.get("previous_text"),
+                      tuple(Change(c["before"], c["after"]) for c in d.get("passage_changes", [])))
 
 
 def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
@@ -51,12 +74,31 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
     }
 
 
+def outcome_from_dict(d: dict[str, Any], source: Source) -> SourceOutcome:
+    """`outcome_dict`'s inverse: a stored result → the outcome the reporters take. What the result
+    holds of its source (title, citations) comes from `source`, the configured one."""
+    drift, wayback, memento = d["drift"], d["archive"]["wayback"], d["archive"].get("memento")
+    return SourceOutcome(
+        source=source, final_url=d["final_url"], http_status=d["http_status"], status=Status(d["status"]),
+        link=LinkState(d["link"]),
+        quotes=tuple(quote_from_dict(q) for q in d["quotes"]),
+        drift=Drift(DriftState(drift["state"]), drift.get("similarity"),
+                    tuple((c["quote"], c["before"], c["after"]) for c in drift.get("quote_changes", [])),
+                    tuple(drift.get("removed", [])), tuple(drift.get("added", []))),
+        capture=Capture(CaptureState(wayback["state"]), wayback.get("url"), wayback.get("timestamp"),
+                        wayback.get("message", ""), wayback.get("verified"), (memento or {}).get("url"),
+                        (memento or {}).get("datetime")),
+        snapshot=d["archive"]["snapshot"], problems=tuple(d["problems"]), message=d["message"],
+        text_hash=d.get("text_hash"), failures=d.get("failures", 0), first_failed=d.get("first_failed"),
+        encoding=d.get("encoding") or "", author=d.get("author", ""), published=d.get("published", ""))
+
+
 def run_dict(run: CheckRun, sources: bool = True) -> dict[str, Any]:
     return {
         "schema": SCHEMA, "started": run.started, "finished": run.finished,
         "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
                     "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN),
-                    "not_modified": sum(1 for o in run.outcomes if o.not_modified),
+                    "not_modified": run.not_modified(),
                     "internal_errors": run.internal_errors()},
         "sources": [outcome_dict(o) for o in run.outcomes] if sources else [],
         "articles": articles(run),
@@ -79,13 +121,17 @@ def articles(run: CheckRun) -> list[dict[str, Any]]:
     return [e | {"status": e["status"].value} for e in found.values()]
 
 
-def render(run: CheckRun) -> str:
+def render(run: CheckRun) -> Iterator[str]:
     """JSON for machines: the CONTRACT.md report schema."""
-    # Source by source: the whole report as dicts never exists at once (at 10,000 sources that
-    # was ~150 MB for a few MB of text). The same text as dumping `run_dict(run)` whole.
+    # Source by source: neither the whole report as dicts nor as one string exists at once (at
+    # 10,000 sources the dicts were ~150 MB for a few MB of text). The same text as dumping
+    # `run_dict(run)` whole.
     text = json.dumps(run_dict(run, sources=False), ensure_ascii=False, indent=2)
-    if run.outcomes:
-        listed = ",\n".join(textwrap.indent(json.dumps(outcome_dict(o), ensure_ascii=False, indent=2), "    ")
-                            for o in run.outcomes)
-        text = text.replace('"sources": []', f'"sources": [\n{listed}\n  ]', 1)
-    return text + "\n"
+    if not len(run.outcomes):
+        yield text + "\n"
+        return
+    head, tail = text.split('"sources": []', 1)
+    yield head + '"sources": [\n'
+    for n, o in enumerate(run.outcomes):
+        yield (",\n" if n else "") + textwrap.indent(json.dumps(outcome_dict(o), ensure_ascii=False, indent=2), "    ")
+    yield "\n  ]" + tail + "\n"

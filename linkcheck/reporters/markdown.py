@@ -2,34 +2,57 @@
 
 from __future__ import annotations
 
-from ..models import CheckRun, Status
+from collections.abc import Iterable, Iterator
+
+from ..models import CheckRun, SourceOutcome, Status
 from .common import ICON, md_escape, plural, quote_line
 
 
-def render(run: CheckRun) -> str:
-    """Markdown for editors: a table of every source, then what needs a look."""
-    out = [f"# Citation check, {run.finished}", "",
+def render(run: CheckRun) -> Iterator[str]:
+    """Markdown for editors: a table of every source, then what needs a look. Source by source,
+    as the outcomes are read (once per status: broken first)."""
+    return _rstripped(_lines(run))
+
+
+def _ranked(run: CheckRun, statuses: Iterable[Status]) -> Iterator[SourceOutcome]:
+    for status in statuses:
+        yield from (o for o in run.outcomes if o.status is status)
+
+
+def _lines(run: CheckRun) -> Iterator[str]:
+    yield from [f"# Citation check, {run.finished}", "",
            f"{plural(len(run.outcomes), 'source')}: {run.count(Status.OK)} ok, {run.count(Status.WARNING)} "
            f"warning, {run.count(Status.BROKEN)} broken.", "",
            "| | source | link | problems | archived copy |", "|---|---|---|---|---|"]
-    order = {Status.BROKEN: 0, Status.WARNING: 1, Status.OK: 2}
-    ranked = sorted(run.outcomes, key=lambda o: order[o.status])
-    for o in ranked:
+    for o in _ranked(run, (Status.BROKEN, Status.WARNING, Status.OK)):
         copy = f"[Wayback]({o.capture.url})" if o.capture.url else "—"
-        out.append(f"| {ICON[o.status]} | [{md_escape(o.source.id)}]({o.source.url}) | {o.link.value} | "
-                   f"{', '.join(o.problems) or '—'} | {copy} |")
-    needs = [o for o in ranked if o.status is not Status.OK]
-    if needs:
-        out += ["", "## Needs a look", ""]
-    for o in needs:
-        out += [f"### {ICON[o.status]} {md_escape(o.source.id)}", "", f"<{o.source.url}>", ""]
+        yield (f"| {ICON[o.status]} | [{md_escape(o.source.id)}]({o.source.url}) | {o.link.value} | "
+               f"{', '.join(o.problems) or '—'} | {copy} |")
+    if run.count(Status.BROKEN) or run.count(Status.WARNING):
+        yield from ["", "## Needs a look", ""]
+    for o in _ranked(run, (Status.BROKEN, Status.WARNING)):
+        yield from [f"### {ICON[o.status]} {md_escape(o.source.id)}", "", f"<{o.source.url}>", ""]
         if o.message:
-            out += [md_escape(o.message), ""]
+            yield from [md_escape(o.message), ""]
         for q in o.quotes:
-            out.append(f"- {md_escape(quote_line(q, 300))}")
+            yield f"- {md_escape(quote_line(q, 300))}"
         for _quote, before, after in o.drift.quote_changes:
-            out += [f"- quoted passage changed: ~~{md_escape(before)}~~ → **{md_escape(after)}**"]
+            yield f"- quoted passage changed: ~~{md_escape(before)}~~ → **{md_escape(after)}**"
         if o.snapshot:
-            out.append(f"- local snapshot: `{o.snapshot}`")
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
+            yield f"- local snapshot: `{o.snapshot}`"
+        yield ""
+
+
+def _rstripped(lines: Iterator[str]) -> Iterator[str]:
+    """`"\\n".join(lines).rstrip() + "\\n"`, piece by piece: trailing whitespace is held back
+    until more text follows it."""
+    held = ""
+    for n, line in enumerate(lines):
+        piece = line if n == 0 else "\n" + line
+        body = piece.rstrip()
+        if body:
+            yield held + body
+            held = piece[len(body):]
+        else:
+            held += piece
+    yield "\n"

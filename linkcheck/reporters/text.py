@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..models import CheckRun, MatchKind, SourceOutcome, Status
 from .common import could_not_verify, plural, quote_line
 
@@ -18,32 +20,30 @@ def reason(o: SourceOutcome) -> str:
     return f"[{', '.join(shown)}{extra}]"
 
 
-def render(run: CheckRun, colour: bool = False) -> str:
+def render(run: CheckRun, colour: bool = False) -> Iterator[str]:
     """Human summary: a line per source (per problem source on large configs), details for the
-    ones that need a look."""
-    lines = []
+    ones that need a look. Line by line, as the outcomes are read."""
     quiet = len(run.outcomes) > LIST_OK_UP_TO
     for o in run.outcomes:
         if quiet and o.status is Status.OK:
             continue
         label = o.status.value.upper()
         label = f"{_COLOURS[o.status]}{label:<7}{_RESET}" if colour else f"{label:<7}"
-        lines.append(f"{label} {o.source.id}  {reason(o)}  {o.source.url}")
+        yield f"{label} {o.source.id}  {reason(o)}  {o.source.url}\n"
         if o.status is not Status.OK and o.message:
-            lines.append(f"        {o.message}")
+            yield f"        {o.message}\n"
         if o.status is not Status.OK:
             for q in o.quotes:
                 if q.match is not MatchKind.UNVERIFIABLE:
-                    lines.append(f"        - {quote_line(q, 120)}")
+                    yield f"        - {quote_line(q, 120)}\n"
     n = len(run.outcomes)
     if quiet and run.count(Status.OK):
-        lines.append(f"({plural(run.count(Status.OK), 'source')} ok and not listed; reports/latest.md lists "
-                     "every one)")
-    lines.append("")
-    lines.append(f"{plural(n, 'source')}: {run.count(Status.OK)} ok, "
-                 f"{run.count(Status.WARNING)} warning, {run.count(Status.BROKEN)} broken "
-                 f"({run.started} → {run.finished})")
+        yield (f"({plural(run.count(Status.OK), 'source')} ok and not listed; reports/latest.md lists "
+               "every one)\n")
+    yield "\n"
+    yield (f"{plural(n, 'source')}: {run.count(Status.OK)} ok, "
+           f"{run.count(Status.WARNING)} warning, {run.count(Status.BROKEN)} broken "
+           f"({run.started} → {run.finished})\n")
     if run.internal_errors():
-        lines.append(f"{run.internal_errors()} source(s) could not be checked because of an internal error "
-                     "(a bug, please report it); `linkcheck --debug check` shows the traceback")
-    return "\n".join(lines) + "\n"
+        yield (f"{run.internal_errors()} source(s) could not be checked because of an internal error "
+               "(a bug, please report it); `linkcheck --debug check` shows the traceback\n")
