@@ -27,7 +27,8 @@ from pathlib import Path
 import httpx
 
 from linkcheck.archive.queue import Entry, Queue
-from linkcheck.archive.runner import Job, archive_all, settings_key, verify_key
+from linkcheck.archive.runner import Job, settings_key, verify_key
+from linkcheck.archive.session import ArchiveSession
 from linkcheck.archive.wayback import Wayback
 from linkcheck.config import ArchiveSettings
 from linkcheck.models import CaptureState, LinkState
@@ -43,7 +44,11 @@ def jobs() -> list[Job]:
 
 async def archive(store: Store) -> None:
     async with httpx.AsyncClient() as client:
-        await archive_all(jobs(), Wayback(client, SETTINGS, None), store, SETTINGS, datetime.now(UTC))
+        # As a pass does: each job queued as its source is judged, then the drain (no time left).
+        session = ArchiveSession(Wayback(client, SETTINGS, None), store, SETTINGS, datetime.now(UTC), 0.9)
+        for job in jobs():
+            session.capture(job)
+        await session.finish()
 
 
 def settled(store: Store) -> None:

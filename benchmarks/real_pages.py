@@ -1,6 +1,7 @@
 """Real article pages, cycled to N sources, side by side in one run.
 
     python benchmarks/real_pages.py [ARTICLES_DIR] [-n 2000] [--urlwatch PYTHON]
+    python benchmarks/real_pages.py -n 100000 --synthetic 4 --passes 2   # memory at scale
 
 ARTICLES_DIR (default ../shared/external/articles beside the repository) holds `html/*.html.gz`
 and `ground-truth.json`. A loopback aiohttp server in its own process answers every page after
@@ -46,10 +47,24 @@ def _pages(articles: Path) -> list[tuple[bytes, str]]:
     return out
 
 
-def serve(articles: Path, port: int, delay: float) -> None:
+def _synthetic(kb: int) -> list[tuple[bytes, str]]:
+    """100 small pages of `kb` KB each, for runs at 100,000 sources (what is measured is the pass's
+    own cost per source, memory above all, not the parsing of big pages)."""
+    filler = "<p>" + "Filler words of a long article page, repeated to the size asked. " * 8 + "</p>"
+    out = []
+    for i in range(100):
+        sentence = f"Synthetic article number {i} makes a claim that a citation quotes word for word"
+        html = (f"<!doctype html><html><head><title>Article {i}</title></head><body><nav>Home</nav><main>"
+                f"<h1>Article {i}</h1><p>{sentence}. More text.</p>{filler * (kb * 1024 // len(filler))}</main>"
+                "</body></html>")
+        out.append((html.encode(), sentence))
+    return out
+
+
+def serve(articles: Path, port: int, delay: float, synthetic: int = 0) -> None:
     from aiohttp import web
 
-    pages = [html for html, _ in _pages(articles)]
+    pages = [html for html, _ in (_synthetic(synthetic) if synthetic else _pages(articles))]
     tags = [f'"{hashlib.sha1(p).hexdigest()[:16]}"' for p in pages]
     modified = "Mon, 02 Nov 2026 08:00:00 GMT"
 
@@ -181,15 +196,19 @@ def main() -> None:
     parser.add_argument("--urlwatch", metavar="PYTHON", help="a Python with urlwatch installed")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--contender", choices=("bare", "parse"), help=argparse.SUPPRESS)
+    parser.add_argument("--synthetic", type=int, default=0, metavar="KB",
+                        help="serve 100 synthetic pages of KB each instead of the real ones")
+    parser.add_argument("--passes", type=int, default=3, choices=(1, 2, 3),
+                        help="linkcheck passes: first, second, steady")
     args = parser.parse_args()
     if args.serve:
-        return serve(args.articles, args.serve, args.delay)
+        return serve(args.articles, args.serve, args.delay, args.synthetic)
     if args.contender:
         return asyncio.run(_get_loop(args.n, int(os.environ["PORT"]), args.contender == "parse"))
-    pages = _pages(args.articles)
+    pages = _synthetic(args.synthetic) if args.synthetic else _pages(args.articles)
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen([sys.executable, __file__, str(args.articles), "--serve", str(port),
-                               "--delay", str(args.delay)])
+                               "--delay", str(args.delay), "--synthetic", str(args.synthetic)])
     try:
         _wait_port(port)
         os.environ["PORT"] = str(port)
@@ -203,7 +222,7 @@ def main() -> None:
             config = _linkcheck_config(folder, pages, args.n, port)
             check = [sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"]
             growth = []
-            for label in ("linkcheck first pass", "linkcheck second pass", "linkcheck steady pass"):
+            for label in ("linkcheck first pass", "linkcheck second pass", "linkcheck steady pass")[:args.passes]:
                 before = _db_size(folder)
                 rows.append((label, *timed(check, cwd=ROOT)))
                 growth.append((label, _db_size(folder) - before))
@@ -211,7 +230,8 @@ def main() -> None:
         server.terminate()
         server.wait()
     floor = rows[1][1]
-    print(f"{args.n} sources over {len(pages)} real pages, {args.delay * 1000:g} ms latency, "
+    kind = f"synthetic {args.synthetic} KB" if args.synthetic else "real"
+    print(f"{args.n} sources over {len(pages)} {kind} pages, {args.delay * 1000:g} ms latency, "
           f"{INFLIGHT} in flight, {os.cpu_count()} CPUs")
     print(f"{'contender':<44} {'wall':>8} {'× parse floor':>14} {'peak PSS':>10}")
     for label, wall, peak in rows:

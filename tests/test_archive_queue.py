@@ -31,7 +31,8 @@ from linkcheck.archive.answers import (
     spn_error,
 )
 from linkcheck.archive.queue import Queue
-from linkcheck.archive.runner import Drain, Job, archive_all, enqueue
+from linkcheck.archive.runner import Drain, Job, enqueue
+from linkcheck.archive.session import ArchiveSession
 from linkcheck.archive.wayback import Wayback, availability_url, memento_url
 from linkcheck.config import ArchiveSettings, load_config
 from linkcheck.daemon import Daemon, Log
@@ -98,9 +99,12 @@ def test_ten_thousand_sources_drain_at_the_configured_rate_within_the_deadline(w
 
     async def archive() -> dict[str, object]:
         async with httpx.AsyncClient() as client:
-            wayback = Wayback(client, settings, None)
+            # As a pass does: each job queued as its source is judged, then the drain and replays.
+            session = ArchiveSession(Wayback(client, settings, None), store, settings, datetime.now(UTC), 0.9)
+            for job in jobs:
+                session.capture(job)
             # Generous outer bound: the pass's own deadline (2 s) must end it long before.
-            return dict(await asyncio.wait_for(archive_all(jobs, wayback, store, settings, datetime.now(UTC)), 60))
+            return dict(await asyncio.wait_for(session.finish(), 60))
 
     try:
         captures = asyncio.run(archive())

@@ -111,24 +111,37 @@ def test_outcomes_reach_history_while_the_pass_runs_and_the_pass_completes_last(
     assert rows() == (7, 0)
 
 
-def _retained_peak(server: Server, folder: Path, n: int) -> int:
-    config = load_config(write_config(folder, _pages(server, n, kb=100), fetch={"concurrency": 4}))
+# Not the pass's (by where each block was allocated): the test server's threads (its request log
+# grows by design) and the bounded caches of the HTTP libraries (URLs, cookies), which a few
+# hundred distinct URLs fill up.
+_NOT_THE_PASS = [tracemalloc.Filter(False, pattern) for pattern in (
+    "*/site-packages/*", "*/socketserver.py", "*/http/*", "*/socket.py", "*/threading.py", "*/urllib/*",
+    "*/email/*", "*/conftest.py", tracemalloc.__file__)]
 
-    async def run() -> int:
+
+def _traced(server: Server, folder: Path, n: int, kb: int) -> tuple[int, int]:
+    """A pass over `n` sources of `kb` KB pages: its peak of traced memory, and what it leaves
+    allocated while its `CheckRun` is still held."""
+    config = load_config(write_config(folder, _pages(server, n, kb=kb), fetch={"concurrency": 4}))
+
+    async def run() -> tuple[int, int]:
         store = Store.open(config.db_path)
         try:
             async with open_client(config.fetch) as client:
                 gc.collect()
-                tracemalloc.start()
+                tracemalloc.start(1)  # where each block was allocated: all the filters need
                 try:
+                    before = tracemalloc.take_snapshot().filter_traces(_NOT_THE_PASS)
                     result = await check_pass(config, config.sources, client, store, archive=False)
                     peak = tracemalloc.get_traced_memory()[1]
+                    gc.collect()
+                    after = tracemalloc.take_snapshot().filter_traces(_NOT_THE_PASS)
                 finally:
                     tracemalloc.stop()
         finally:
             store.close()
-        assert result.count(Status.OK) == n
-        return peak
+        assert result.count(Status.OK) == n and len(result.outcomes) == n
+        return peak, sum(d.size_diff for d in after.compare_to(before, "filename"))
 
     return asyncio.run(run())
 
@@ -139,8 +152,8 @@ def test_pass_memory_does_not_grow_with_the_page_bodies_of_all_sources(server: S
     small, large = 15, 60
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    peak_small = _retained_peak(server, tmp_path / "a", small)
-    peak_large = _retained_peak(server, tmp_path / "b", large)
+    peak_small = _traced(server, tmp_path / "a", small, kb=100)[0]
+    peak_large = _traced(server, tmp_path / "b", large, kb=100)[0]
     per_source = (peak_large - peak_small) / (large - small)
     assert per_source < 20_000, f"{per_source:,.0f} bytes more per source"
 
@@ -170,48 +183,15 @@ def test_the_process_pool_gives_the_same_verdicts(server: Server, tmp_path: Path
     assert results[0][-1][1] == "soft-404" and results[0][0][2] == "exact"
 
 
-# Not the pass's (by where each block was allocated): the test server's threads (its request log
-# grows by design) and the bounded caches of the HTTP libraries (URLs, cookies), which a few
-# hundred distinct URLs fill up.
-_NOT_THE_PASS = [tracemalloc.Filter(False, pattern) for pattern in (
-    "*/site-packages/*", "*/socketserver.py", "*/http/*", "*/socket.py", "*/threading.py", "*/urllib/*",
-    "*/email/*", "*/conftest.py", tracemalloc.__file__)]
-
-
-def _retained(server: Server, folder: Path, n: int) -> int:
-    """What a pass over `n` sources leaves allocated while its `CheckRun` is still held."""
-    config = load_config(write_config(folder, _pages(server, n, kb=1), fetch={"concurrency": 4}))
-
-    async def run() -> int:
-        store = Store.open(config.db_path)
-        try:
-            async with open_client(config.fetch) as client:
-                gc.collect()
-                tracemalloc.start(1)  # where each block was allocated: all the filters need
-                try:
-                    before = tracemalloc.take_snapshot().filter_traces(_NOT_THE_PASS)
-                    result = await check_pass(config, config.sources, client, store, archive=False)
-                    gc.collect()
-                    after = tracemalloc.take_snapshot().filter_traces(_NOT_THE_PASS)
-                finally:
-                    tracemalloc.stop()
-        finally:
-            store.close()
-        assert result.count(Status.OK) == n and len(result.outcomes) == n
-        return sum(d.size_diff for d in after.compare_to(before, "filename"))
-
-    return asyncio.run(run())
-
-
 def test_a_pass_retains_no_outcome_per_source(server: Server, tmp_path: Path) -> None:
     """Only counters stay in memory: the reports read the outcomes back from history. One outcome
     of these sources weighs ~3 KB (quotes, drift, capture), so 150 more would show as >400 KB."""
     small, large = 50, 200
     for name in "wab":
         (tmp_path / name).mkdir()
-    _retained(server, tmp_path / "w", small)  # warms the caches every pass fills once (codecs, regexes)
-    retained_small = _retained(server, tmp_path / "a", small)
-    retained_large = _retained(server, tmp_path / "b", large)
+    _traced(server, tmp_path / "w", small, kb=1)  # warms the caches every pass fills once (codecs, regexes)
+    retained_small = _traced(server, tmp_path / "a", small, kb=1)[1]
+    retained_large = _traced(server, tmp_path / "b", large, kb=1)[1]
     per_source = (retained_large - retained_small) / (large - small)
     assert per_source < 500, f"{per_source:,.0f} bytes retained per source"
 

@@ -1,7 +1,7 @@
 """Archive work: a queue in history, worked off at the archive's rate, never holding a pass.
 
-A pass calls `archive_all` (or, one source at a time, `enqueue`, then `drain` and
-`verify_all` with a deadline): every source that needs a capture gets a `queued` row; the
+A pass (`session.ArchiveSession`) calls `enqueue` one judged source at a time, then `Drain`
+and `verify_all` with a deadline: every source that needs a capture gets a `queued` row; the
 drain takes due rows in order (submitted jobs first), looks each up, saves what is missing,
 polls jobs up to `[archive] job_timeout` and persists each step, so what the deadline cuts
 off is resumed by the next pass or by the daemon between passes (`drain_between_passes`).
@@ -325,27 +325,6 @@ def for_readers(queue: Queue, job: Job, e: Entry | None) -> Capture:
         return replace(capture, url=None, timestamp=None, verified=None,
                        message="no capture known to hold the quote missing on the live page")
     return capture
-
-
-async def archive_all(jobs: list[Job], wayback: Wayback, store: Store, settings: ArchiveSettings,
-                      now: datetime, min_score: float = 0.9) -> dict[str, Capture]:
-    """A capture for every job's URL; all archive work of the pass within `settings.timeout`."""
-    queue = Queue(store)
-    unique = merge(jobs)
-    key = settings_key(settings, wayback.keys)
-    rows = enqueue(queue, unique, settings, key, now)
-    deadline = time.monotonic() + settings.timeout
-    # The drain gets most of the time; replays (verification) the rest, so a long backlog
-    # cannot starve verification of the captures the pass just settled.
-    drain = Drain(wayback, queue, settings, key)
-    await drain.run(time.monotonic() + settings.timeout * 0.75, set(unique))
-    rows |= queue.get_many(drain.touched)
-    try:
-        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-            await verify_all(wayback, queue, unique, rows, min_score)
-    except TimeoutError:
-        pass
-    return {url: for_readers(queue, job, rows.get(url)) for url, job in unique.items()}
 
 
 async def drain_between_passes(config: Config, seconds: float) -> int:

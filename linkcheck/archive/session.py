@@ -2,8 +2,8 @@
 
 Each judged source's job is queued as it comes (`capture`: its capture as history knows it at
 that moment, so the source's result can be stored at once); once every source is judged,
-`finish` drains the queue and replays captures under `[archive] timeout`, as `archive_all` does
-for a whole list, and says which URLs' captures that changed.
+`finish` drains the queue and replays captures under `[archive] timeout`, and says which URLs'
+captures that changed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class ArchiveSession:
         """Drain and verify within the deadline; every job's capture as it stands after."""
         deadline = time.monotonic() + self.settings.timeout
         drain = Drain(self.wayback, self.queue, self.settings, self.key)
-        # The drain gets most of the time; replays (verification) the rest, as in `archive_all`.
+        # The drain gets most of the time; replays (verification) the rest, so a long backlog
+        # cannot starve verification of the captures the pass just settled.
         await drain.run(time.monotonic() + self.settings.timeout * 0.75, set(self.jobs))
         rows = self.queue.get_many(self.jobs)
         try:
