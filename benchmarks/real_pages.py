@@ -215,7 +215,7 @@ def main() -> None:
         me = [sys.executable, __file__, "-n", str(args.n), "--contender"]
         rows = [("bare aiohttp GET loop", *timed([*me, "bare"])),
                 ("aiohttp GET + lxml parse + text_content()", *timed([*me, "parse"]))]
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # figures first
             folder = Path(tmp)
             if args.urlwatch:
                 rows += _urlwatch(args.urlwatch, folder, args.n, port)

@@ -345,7 +345,7 @@ class _Pass:
         """Captures the archive's drain or replays changed: the stored results follow (their
         status does not: a capture never changes a verdict)."""
         changed = [s for s in self.sources if archive_url(s.url) in captures]
-        for o in list(stored_outcomes(self.store, self.run_id, changed)):
+        for o in stored_outcomes(self.store, self.run_id, changed):  # each chunk read whole: writes may follow
             new = captures[archive_url(o.source.url)]
             if new == o.capture:
                 continue
