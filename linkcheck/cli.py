@@ -1,7 +1,8 @@
 """Command line: arguments, output formats and exit codes. Only this module prints or exits.
 
 Exit codes: 0 no source broken; 1 a source is broken; 2 usage or configuration error;
-3 internal error (a bug); 4 another pass holds the config's lock.
+3 internal error (a bug); 4 another pass holds the config's lock; 5 the history database (PostgreSQL)
+cannot be reached.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 
 from . import __version__
 from .config import load_config
-from .errors import ConfigError, LockBusy, UsageError
+from .errors import ConfigError, HistoryUnavailable, LockBusy, UsageError
 from .models import CheckRun, Status
 
-EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_NO_HISTORY = 0, 1, 2, 3, 4, 5
 CHECK_FORMATS = ("text", "json", "markdown", "junit", "github")
 
 
@@ -106,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Keep the newest N snapshots of each source and every changed version.")
     _config_arg(p)
     p.add_argument("--keep", type=int, required=True, metavar="N", help="newest snapshots kept per source")
+
+    p = sub.add_parser("migrate", help="apply the history database's migrations",
+                       description="Bring the history database (SQLite or PostgreSQL) and, on PostgreSQL, "
+                       "the job queue's tables up to this version; says which migrations it applied.")
+    _config_arg(p)
     return parser
 
 
@@ -183,7 +189,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.output:
         rel = os.path.relpath(config.root.resolve(), args.output.resolve().parent)
         prefix = "" if rel == "." else rel + "/"
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         text = render_digest(args.format, build_digest(store, config, since, snapshot_prefix=prefix))
     finally:
@@ -221,6 +227,19 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    config = load_config(args.config)
+    with Store.open(config.database, migrate=False) as store:
+        applied = store.migrate()
+    for name in applied:
+        print(f"applied migration {name}")
+    if not applied:
+        print("the history database is up to date")
+    return EXIT_OK
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from .init import run_init
 
@@ -236,6 +255,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check, "validate": _cmd_validate, "report": _cmd_report, "status": _cmd_status,
     "links": _cmd_links, "prune": _cmd_prune, "init": _cmd_init, "daemon": _cmd_daemon,
+    "migrate": _cmd_migrate,
 }
 
 
@@ -250,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockBusy as exc:
         print(f"linkcheck: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except HistoryUnavailable as exc:
+        print(f"linkcheck: {exc}", file=sys.stderr)
+        return EXIT_NO_HISTORY
     except KeyboardInterrupt:
         print("linkcheck: interrupted", file=sys.stderr)
         return 130

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
+from .db import is_postgres
+from .db import url_problem as postgres_url_problem
 from .durations import parse_duration
 from .errors import ConfigError
 from .models import PROBLEMS, LinkState, Quote, Source
@@ -78,6 +80,7 @@ class PolicySettings:
 class HistorySettings:
     keep: float = 365 * 86400.0  # results older than this are deleted after each pass (text versions stay)
     reports_keep: int = 20  # timestamped report files kept under reports/ (latest.* always)
+    database: str = "linkcheck.db"  # a SQLite file (beside the config unless absolute) or a postgresql:// URL
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,13 @@ class Config:
 
     @property
     def db_path(self) -> Path:
-        return self.root / "linkcheck.db"
+        """The SQLite history file (meaningless when `database` is a PostgreSQL URL)."""
+        return self.root / self.history.database
+
+    @property
+    def database(self) -> Path | str:
+        """What `Store.open` takes: the SQLite file, or the PostgreSQL URL."""
+        return self.history.database if is_postgres(self.history.database) else self.db_path
 
 
 # --- checkers: value -> converted value, or ValueError with what was expected -------------
@@ -206,6 +215,16 @@ def _fail_on(v: Any) -> tuple[str, ...]:
     return items
 
 
+def _database(v: Any) -> str:
+    v = _type(str, 'a file name such as "linkcheck.db" or a URL such as "postgresql://user@host/db"')(v)
+    if not v.strip():
+        raise ValueError("expected a file name or a postgresql:// URL, got an empty string")
+    problem = postgres_url_problem(v) if is_postgres(v) else ""
+    if problem:
+        raise ValueError(problem)
+    return str(v)
+
+
 def _schedule(v: Any) -> str:
     v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
     parse_trigger(v, "UTC")
@@ -257,6 +276,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     "history": (HistorySettings, {
         "keep": ("keep", _duration),
         "reports_keep": ("reports_keep", _non_negative_int),
+        "database": ("database", _database),
     }),
     "notify": (NotifySettings, {
         "webhook": ("webhook", _http_url),

@@ -103,7 +103,7 @@ class Daemon:
             await self._notify_new_problems(config, run, before)
 
     def _latest_problems(self, config: Config) -> dict[str, set[str]]:
-        store = Store.open(config.db_path)
+        store = Store.open(config.database)
         try:
             return {r["id"]: set(r["problems"]) for r in store.latest_results()}
         finally:
@@ -118,7 +118,7 @@ class Daemon:
 
     async def _digest_due(self) -> None:
         config = self.config
-        store = Store.open(config.db_path)
+        store = Store.open(config.database)
         try:
             digest = build_digest(store, config, config.schedule.report_since, snapshot_prefix="../")
             name = digest.until.replace(":", "")
@@ -164,7 +164,7 @@ class Daemon:
         """(job, why) for what is due at start: a pass missed while down (or none ever), a digest."""
         tz = self.config.schedule.timezone
         now = datetime.now(UTC)
-        store = Store.open(self.config.db_path)
+        store = Store.open(self.config.database)
         try:
             last = store.last_run()
             last_digest = store.last_digest()

@@ -10,7 +10,7 @@ from .store import Store
 
 
 def render_links(config: Config, fmt: str) -> str:
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         captures = {s.url: store.capture(s.url) for s in config.sources}
     finally:

@@ -339,7 +339,7 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
     """A whole pass as the CLI and the daemon run it: lock, history, client, reports."""
     sources = [s for s in config.sources if not only or s.id in only]
     with pass_lock(config.root, lock_wait):
-        store = Store.open(config.db_path)
+        store = Store.open(config.database)
         try:
             async with open_client(config.fetch) as client:
                 run = await check_pass(config, sources, client, store, archive=archive, progress=progress,

@@ -1,4 +1,4 @@
-"""History in SQLite, beside the config. A pass writes its results in batches as sources are
+"""History in SQLite (beside the config) or PostgreSQL. A pass writes its results in batches as sources are
 judged; its `runs` row stays `partial` until the last batch commits, so a killed pass leaves the
 previous complete pass as the last one. The schema is built by numbered migrations recorded in
 the `migrations` table."""
@@ -6,25 +6,26 @@ the `migrations` table."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+from .db import Db, open_db
+from .durations import now_utc, stamp
+from .errors import ConfigError
 from .models import Capture, CaptureState
 
 
-def _script(db: sqlite3.Connection, sql: str) -> None:
-    """Run `sql` statement by statement (executescript would commit the open transaction)."""
-    for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
+def _script(db: Db, sql: str) -> None:
+    """Run `sql` statement by statement, inside the migration's transaction."""
+    db.script(sql)
 
 
-def _m1_initial(db: sqlite3.Connection) -> None:
+def _m1_initial(db: Db) -> None:
     _script(db, """
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
@@ -75,7 +76,7 @@ def join_result(row: tuple[Any, ...], detail: str) -> dict[str, Any]:
                 "problems": problems.split() if problems else [], "checked": checked}
 
 
-def _m2_compact_history(db: sqlite3.Connection) -> None:
+def _m2_compact_history(db: Db) -> None:
     """One typed row per source per pass; the rest of the entry (`details`) only when it changed.
     `latest` points at each source's newest outcome so status and reports do not scan history."""
     _script(db, """
@@ -98,16 +99,19 @@ def _m2_compact_history(db: sqlite3.Connection) -> None:
         last[source_id] = (detail_id, detail)
         db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (source_id, run_id, checked, *typed[:6], snapshot_col, typed[6], detail_id))
-        db.execute("INSERT OR REPLACE INTO latest VALUES (?, ?)", (source_id, run_id))
+        db.execute(_LATEST, (source_id, run_id))
     db.execute("DROP TABLE results")
 
 
-def _detail_id(db: sqlite3.Connection, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
+_LATEST = "INSERT INTO latest VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE SET run_id = excluded.run_id"
+
+
+def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
     if previous is not None and previous[1] == detail:
         return previous[0]
-    cur = db.execute("INSERT INTO details (source_id, data) VALUES (?, ?)",
-                     (source_id, zlib.compress(detail.encode("utf-8"))))
-    return int(cur.lastrowid or 0)
+    row = db.execute("INSERT INTO details (source_id, data) VALUES (?, ?) RETURNING id",
+                     (source_id, zlib.compress(detail.encode("utf-8")))).fetchone()
+    return int(row[0])
 
 
 def packed(text: str) -> bytes:
@@ -119,7 +123,7 @@ def _detail(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
 
-def _m3_validators(db: sqlite3.Connection) -> None:
+def _m3_validators(db: Db) -> None:
     """The ETag / Last-Modified of each source's last good fetch, for conditional requests."""
     _script(db, """
         CREATE TABLE validators (
@@ -128,10 +132,19 @@ def _m3_validators(db: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+def _m4_snapshot_order(db: Db) -> None:
+    """Each source's snapshots numbered in the order they were written (`prune` keeps the newest).
+    SQLite's rowid said so until now; PostgreSQL has no such order."""
+    _script(db, "ALTER TABLE snapshots ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+    if db.dialect == "sqlite":
+        db.execute("UPDATE snapshots SET seq = rowid")
+
+
+MIGRATIONS: list[tuple[str, Callable[[Db], None]]] = [
     ("initial", _m1_initial),
     ("compact_history", _m2_compact_history),
     ("validators", _m3_validators),
+    ("snapshot_order", _m4_snapshot_order),
 ]
 
 
@@ -198,42 +211,67 @@ class RunEnd:
 
 
 class Store:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """History, on SQLite or PostgreSQL (`db.py` holds the few differences): the same migrations
+    and queries for both. Use as `with Store.open(config.database) as store: ...`."""
+
+    def __init__(self, db: Db) -> None:
         self.db = db
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        store = cls(db)
-        store.migrate()
+    def open(cls, target: Path | str, *, migrate: bool = True) -> Store:
+        """`target`: a SQLite file or a `postgresql://` URL. Refuses (ConfigError) a database that a
+        newer linkcheck has migrated further than this one knows."""
+        store = cls(open_db(target))
+        try:
+            store.db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                             "applied TEXT NOT NULL)")
+            if migrate:
+                store.migrate()
+            store.check_version()
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+    def transaction(self, migrating: bool = False) -> Iterator[Db]:
+        with self.db.transaction(migrating):
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
-    def migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                        "applied TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
-        done = {row[0] for row in self.db.execute("SELECT id FROM migrations")}
+    def applied(self) -> list[int]:
+        return [int(r[0]) for r in self.db.execute("SELECT id FROM migrations ORDER BY id")]
+
+    def check_version(self) -> None:
+        newest = max(self.applied(), default=0)
+        if newest > len(MIGRATIONS):
+            raise ConfigError(f"the history database is at migration {newest}, and this linkcheck knows only "
+                              f"{len(MIGRATIONS)}: it was written by a newer linkcheck; upgrade this one.")
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not applied yet; returns their names."""
+        done = set(self.applied())
+        names = []
         for number, (name, migration) in enumerate(MIGRATIONS, 1):
             if number in done:
                 continue
-            with self.transaction() as db:
+            with self.transaction(migrating=True) as db:
+                if db.execute("SELECT 1 FROM migrations WHERE id = ?", (number,)).fetchone():
+                    continue  # another process applied it meanwhile
                 migration(db)
-                db.execute("INSERT INTO migrations (id, name) VALUES (?, ?)", (number, name))
+                db.execute("INSERT INTO migrations (id, name, applied) VALUES (?, ?, ?)",
+                           (number, name, stamp(now_utc())))
+            names.append(name)
+        return names
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -301,7 +339,7 @@ class Store:
     def snapshots(self) -> list[SnapshotRow]:
         return [SnapshotRow(*row) for row in self.db.execute(
             "SELECT path, source_id, url, payload_digest, text_hash, written FROM snapshots "
-            "ORDER BY source_id, rowid")]
+            "ORDER BY source_id, seq")]
 
     def last_digest(self) -> str | None:
         row = self.db.execute("SELECT max(written) FROM digests").fetchone()
@@ -312,9 +350,9 @@ class Store:
     def begin_run(self, started: str) -> int:
         """A pass's row, partial until `save_batch` is given its `RunEnd`: a killed pass stays partial."""
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO runs (started, finished, total, ok, warning, broken, partial) "
-                             "VALUES (?, ?, 0, 0, 0, 0, 1)", (started, started))
-        return int(cur.lastrowid or 0)
+            row = db.execute("INSERT INTO runs (started, finished, total, ok, warning, broken, partial) "
+                             "VALUES (?, ?, 0, 0, 0, 0, 1) RETURNING id", (started, started)).fetchone()
+        return int(row[0])
 
     def save_batch(self, run_id: int, records: Sequence[Record], end: RunEnd | None = None) -> None:
         with self.transaction() as db:
@@ -325,13 +363,12 @@ class Store:
                            "WHERE id = ?", (end.finished, *end.counts, int(end.partial), run_id))
 
     @staticmethod
-    def _save(db: sqlite3.Connection, run_id: int, rec: Record) -> None:
+    def _save(db: Db, run_id: int, rec: Record) -> None:
         source_id = rec.result["id"]
         typed, detail, snapshot = split_result(rec.result)
         detail_id = _detail_id(db, source_id, detail, rec.previous)
-        db.execute("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (source_id, run_id, rec.checked, *typed[:6], snapshot, typed[6], detail_id))
-        db.execute("INSERT OR REPLACE INTO latest VALUES (?, ?)", (source_id, run_id))
+        db.execute(_OUTCOME, (source_id, run_id, rec.checked, *typed[:6], snapshot, typed[6], detail_id))
+        db.execute(_LATEST, (source_id, run_id))
         if (v := rec.version) is not None:
             if v.main_text is None:
                 db.execute("UPDATE versions SET last_seen = ? WHERE source_id = ? AND text_hash = ?",
@@ -342,11 +379,15 @@ class Store:
                            "last_seen = excluded.last_seen",
                            (v.source_id, v.text_hash, v.seen, v.seen, v.main_text))
         if (s := rec.snapshot) is not None:
-            db.execute("INSERT OR IGNORE INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (s.path, s.source_id, s.url, s.payload_digest, s.text_hash,
-                                                     s.written))
+            # One job per source at a time (a pass, or a worker), so the next number is this one's.
+            db.execute("INSERT INTO snapshots (path, source_id, url, payload_digest, text_hash, written, seq) "
+                       "SELECT ?, ?, ?, ?, ?, ?, coalesce(max(seq), 0) + 1 FROM snapshots WHERE source_id = ? "
+                       "ON CONFLICT DO NOTHING",
+                       (s.path, s.source_id, s.url, s.payload_digest, s.text_hash, s.written, s.source_id))
         if (val := rec.validator) is not None:
-            db.execute("INSERT OR REPLACE INTO validators VALUES (?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO validators VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
+                       "url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified, "
+                       "quotes = excluded.quotes",
                        (source_id, val.url, val.etag, val.last_modified, val.quotes))
         if rec.capture is not None:
             url, capture = rec.capture
@@ -364,14 +405,13 @@ class Store:
         used and the runs left empty. Text versions stay: every changed version is kept. Returns the
         number of results deleted."""
         with self.transaction() as db:
-            old = "FROM outcomes o WHERE o.checked < ? AND o.run_id < (SELECT run_id FROM latest l " \
-                  "WHERE l.source_id = o.source_id)"
-            db.execute(f"CREATE TEMP TABLE doomed AS SELECT o.source_id, o.run_id, o.detail_id {old}", (before,))
-            db.execute("DELETE FROM outcomes WHERE (source_id, run_id) IN (SELECT source_id, run_id FROM doomed)")
-            db.execute("DELETE FROM details WHERE id IN (SELECT detail_id FROM doomed) AND NOT EXISTS "
-                       "(SELECT 1 FROM outcomes o WHERE o.source_id = details.source_id AND o.detail_id = details.id)")
-            n = db.execute("SELECT count(*) FROM doomed").fetchone()[0]
-            db.execute("DROP TABLE doomed")
+            doomed = db.execute("DELETE FROM outcomes AS o WHERE o.checked < ? AND o.run_id < (SELECT run_id "
+                                "FROM latest l WHERE l.source_id = o.source_id) RETURNING detail_id",
+                                (before,)).fetchall()
+            db.executemany("DELETE FROM details WHERE id = ? AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE "
+                           "o.source_id = details.source_id AND o.detail_id = details.id)",
+                           [(d,) for d in {row[0] for row in doomed}])
+            n = len(doomed)
             db.execute("DELETE FROM runs WHERE finished < ? AND id < (SELECT max(id) FROM runs) AND NOT EXISTS "
                        "(SELECT 1 FROM outcomes o WHERE o.run_id = runs.id)", (before,))
         return int(n)
@@ -386,3 +426,12 @@ class Store:
             for path, replacement in removed.items():
                 db.execute("DELETE FROM snapshots WHERE path = ?", (path,))
                 db.execute("UPDATE outcomes SET snapshot = ? WHERE snapshot = ?", (replacement, path))
+
+
+# Written in full (not INSERT OR REPLACE, which PostgreSQL lacks): a job retried after a worker died
+# writes its source's outcome of the pass again, in place.
+_OUTCOME = ("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, run_id) "
+            "DO UPDATE SET checked = excluded.checked, status = excluded.status, link = excluded.link, "
+            "http_status = excluded.http_status, failures = excluded.failures, "
+            "first_failed = excluded.first_failed, text_hash = excluded.text_hash, snapshot = excluded.snapshot, "
+            "problems = excluded.problems, detail_id = excluded.detail_id")
