@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from .drift import text_hash
 from .extract import extract
@@ -21,6 +22,7 @@ from .models import FetchResult, LinkState, MatchKind, PageText, Quote, QuoteMat
 from .verdict import Verdict, classify
 
 UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
+T = TypeVar("T")
 _IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
 
 
@@ -58,7 +60,8 @@ def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], 
 
 
 class CpuPool:
-    """Runs `analyse` in worker processes (`workers` > 1) or on this process (0 or 1, as tests do).
+    """Runs `analyse` (and snapshot writing) in worker processes (`workers` > 1) or on this process
+    (0 or 1, as tests do).
 
     Only the decoded body crosses to a worker (the wire bytes stay here for the WARC), and only
     an `Analysis` comes back."""
@@ -75,6 +78,12 @@ class CpuPool:
         if len(fetch.body) > _IN_THREAD:
             return await asyncio.to_thread(analyse, fetch, page, quotes, min_score, recent)
         return analyse(fetch, page, quotes, min_score, recent)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker process, or here without a pool."""
+        if self._pool is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -21,7 +21,7 @@ import httpx
 from .adapters.twitter import read_tweet, tweet_url
 from .analyse import UNREADABLE, Analysis, CpuPool
 from .archive.runner import Archiver, Job, stored_capture
-from .archive.snapshots import write_snapshot
+from .archive.snapshots import Written, stored_snapshot, write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config
 from .drift import compare
@@ -163,11 +163,26 @@ async def assess(source: Source, prior: Prior, deps: Deps, *, last_try: bool = T
     fetch, analysis = await _read(source, deps, prior)
     if not last_try and _second_try(analysis.verdict):
         return None
-    return _judge(source, fetch, analysis, prior, deps, now_utc())
+    return _judge(source, fetch, analysis, prior, deps, await _snapshot(source, fetch, analysis, deps), now_utc())
+
+
+async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: Deps) -> Written | None:
+    """The page's WARC: the stored one of the same payload, else a new one (in a worker process)."""
+    if analysis.not_modified or fetch.error is not None or not fetch.raw or tweet_url(src.url):
+        return None
+    root = deps.config.root
+    found = stored_snapshot(root, fetch, lambda digest: deps.store.snapshot_for_digest(src.id, digest))
+    if found is not None:
+        return found
+    link = analysis.verdict.link
+    meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash if link not in UNREADABLE else None,
+            "encoding": analysis.encoding or None, "link": link.value,
+            "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
+    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent)
 
 
 def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,
-           now: datetime) -> Assessed:
+           written: Written | None, now: datetime) -> Assessed:
     config = deps.config
     quotes = _mark_lost(analysis.quotes, prior)
     link = analysis.verdict.link
@@ -182,19 +197,11 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
         previous = deps.store.text(src.id, prior.recent[0]) if prior.recent else None
         drift = compare(analysis.new_main, prior.recent, previous, quotes, (prior.last or {}).get("quotes", []))
         version = Version(src.id, digest_hash, packed(analysis.new_main), stamp(now))
-    snapshot = row = None
+    snapshot = written.path if written else None
+    row = SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash, stamp(now)) \
+        if written and written.new else None
     if analysis.not_modified and prior.last is not None:
         snapshot = prior.last["archive"]["snapshot"]
-    elif fetch.error is None and fetch.raw and not tweet_url(src.url):
-        meta = {"source": src.id, "url": src.url, "text_hash": digest_hash,
-                "encoding": analysis.encoding or None, "link": link.value,
-                "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in quotes]}
-        # Written on the loop: measured slower in a thread pool (GIL hand-offs), see BENCHMARKS.md.
-        written = write_snapshot(config.root, src.id, fetch, meta, config.fetch.user_agent,
-                                 lambda digest: deps.store.snapshot_for_digest(src.id, digest))
-        snapshot = written.path
-        if written.new:
-            row = SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash, stamp(now))
     failures, first_failed, confirmed = _confirm(link, prior, now, config)
     problems = list(analysis.verdict.problems)
     if confirmed:

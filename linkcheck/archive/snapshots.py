@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -48,14 +49,18 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
 
 
-def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
-                   user_agent: str, stored: Callable[[str], str | None]) -> Written:
-    """Store `fetch` under `root/snapshots/<source>/`, unless `stored(payload digest)` names a
-    snapshot of the same payload that is still there (then nothing is written)."""
+def stored_snapshot(root: Path, fetch: FetchResult, stored: Callable[[str], str | None]) -> Written | None:
+    """The snapshot of the same payload that `stored(payload digest)` names, if its file is still there."""
     digest = payload_digest(fetch.raw)
     existing = stored(digest)
-    if existing and (root / existing).exists():
-        return Written(existing, digest, new=False)
+    return Written(existing, digest, new=False) if existing and (root / existing).exists() else None
+
+
+def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
+                   user_agent: str) -> Written:
+    """Store `fetch` under `root/snapshots/<source>/`. Picklable arguments: it runs in a worker
+    process when there is a pool (compression is most of a first pass's CPU)."""
+    digest = payload_digest(fetch.raw)
     stamp = fetch.fetched_at.replace("-", "").replace(":", "")
     folder = root / "snapshots" / _safe(source_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +68,7 @@ def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dic
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".warc.gz")
     try:
         with os.fdopen(fd, "wb") as out:
-            _write_records(WARCWriter(out, gzip=True), name, fetch, metadata, user_agent)
+            _write_records(_Writer(out, gzip=False), name, fetch, metadata, user_agent)
         # No fsync: a killed process cannot leave a half file behind the rename, and history (not
         # this file) is the source of truth; an fsync per page cost more than the fetch itself.
         os.replace(tmp, folder / name)
@@ -71,6 +76,27 @@ def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dic
         Path(tmp).unlink(missing_ok=True)
         raise
     return Written(str((folder / name).relative_to(root)), digest, new=True)
+
+
+class _Member:
+    """One gzip member per WARC record (as warcio writes them), at level 1: warcio's level 9 took
+    7.9 ms a page on the real-page corpus, level 1 1.3 ms, for files 20% larger."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.z = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, data: bytes) -> None:
+        self.out.write(self.z.compress(data))
+
+    def flush(self) -> None:
+        self.out.write(self.z.flush())
+        self.out.flush()
+
+
+class _Writer(WARCWriter):  # type: ignore[misc]  # warcio is untyped
+    def _write_warc_record(self, out: Any, record: Any) -> None:
+        super()._write_warc_record(_Member(out), record)
 
 
 def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata: dict[str, Any],
