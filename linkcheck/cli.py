@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record the current problems in this baseline file")
     p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
                    help="how long to wait for another pass on the same config (default 10)")
+    p.add_argument("--distribute", action="store_true",
+                   help="PostgreSQL history: enqueue the sources for `linkcheck worker` processes, wait for "
+                   "them, then write the reports")
 
     p = sub.add_parser("report", help="digest of what changed or broke, from history",
                        description="Editors' digest over a period from stored history.")
@@ -108,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--keep", type=int, required=True, metavar="N", help="newest snapshots kept per source")
 
+    p = sub.add_parser("worker", help="take check jobs from the shared queue (PostgreSQL history)",
+                       description="Check the sources of the jobs `check --distribute` enqueues, until "
+                       "SIGTERM/SIGINT (the jobs in flight finish first).")
+    _config_arg(p)
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs at once (default 4)")
+    p.add_argument("--log-format", choices=("plain", "json"), default="plain", help="log line format")
+
     p = sub.add_parser("migrate", help="apply the history database's migrations",
                        description="Bring the history database (SQLite or PostgreSQL) and, on PostgreSQL, "
                        "the job queue's tables up to this version; says which migrations it applied.")
@@ -146,8 +156,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
             return EXIT_OK
         only = [i for i in changed if not only or i in only]
     baseline = read_baseline(args.baseline) if args.baseline else None
+    if args.distribute:
+        from .distribute import database_url
+
+        database_url(config, "check --distribute")
     run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only, progress=_progress(),
-                               lock_wait=args.wait))
+                               lock_wait=args.wait, distribute=args.distribute))
+    expected = len(only) if only else len(config.sources)
+    if len(run.outcomes) < expected:
+        print(f"linkcheck: {expected - len(run.outcomes)} source(s) have no outcome: their jobs failed "
+              "(see the workers' logs); this pass is marked partial", file=sys.stderr)
     if args.write_baseline:
         write_baseline(args.write_baseline, run)
     if baseline is not None:
@@ -227,14 +245,26 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be 1 or more")
+    return run_worker(args.config, args.concurrency, args.log_format)
+
+
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from .store import Store
 
     config = load_config(args.config)
     with Store.open(config.database, migrate=False) as store:
-        applied = store.migrate()
-    for name in applied:
-        print(f"applied migration {name}")
+        applied = [f"applied migration {name}" for name in store.migrate()]
+        if isinstance(config.database, str):
+            from .distribute import migrate_queue
+
+            applied += filter(None, [migrate_queue(store, config.database)])
+    for line in applied:
+        print(line)
     if not applied:
         print("the history database is up to date")
     return EXIT_OK
@@ -255,7 +285,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check, "validate": _cmd_validate, "report": _cmd_report, "status": _cmd_status,
     "links": _cmd_links, "prune": _cmd_prune, "init": _cmd_init, "daemon": _cmd_daemon,
-    "migrate": _cmd_migrate,
+    "migrate": _cmd_migrate, "worker": _cmd_worker,
 }
 
 

@@ -84,6 +84,15 @@ class HistorySettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """`linkcheck worker` and `check --distribute` (PostgreSQL history only)."""
+
+    batch: int = 10  # sources per job
+    heartbeat: float = 10.0  # how often a worker says it is alive
+    stalled_after: float = 30.0  # a worker silent this long is dead: its jobs go to another worker
+
+
+@dataclass(frozen=True)
 class NotifySettings:
     webhook: str = ""
     smtp_host: str = ""
@@ -108,6 +117,7 @@ class Config:
     policy: PolicySettings = field(default_factory=PolicySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    workers: WorkerSettings = field(default_factory=WorkerSettings)
 
     @property
     def root(self) -> Path:
@@ -277,6 +287,11 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "keep": ("keep", _duration),
         "reports_keep": ("reports_keep", _non_negative_int),
         "database": ("database", _database),
+    }),
+    "workers": (WorkerSettings, {
+        "batch": ("batch", _positive(int, "a whole number")),
+        "heartbeat": ("heartbeat", _duration),
+        "stalled_after": ("stalled_after", _duration),
     }),
     "notify": (NotifySettings, {
         "webhook": ("webhook", _http_url),

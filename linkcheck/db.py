@@ -135,7 +135,7 @@ class PostgresDb:
             # autocommit: a read is its own statement; writes are grouped by `transaction`.
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise HistoryUnavailable(f"cannot reach the history database {url}: {reason}") from None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:

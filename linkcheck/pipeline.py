@@ -342,18 +342,20 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
 
 
 async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),
-                   progress: Progress | None = None, lock_wait: float = 10.0) -> CheckRun:
-    """A whole pass as the CLI and the daemon run it: lock, history, client, reports."""
+                   progress: Progress | None = None, lock_wait: float = 10.0, distribute: bool = False) -> CheckRun:
+    """A whole pass as the CLI and the daemon run it: lock, history, client, reports. `distribute`:
+    the sources are checked by `linkcheck worker` processes (PostgreSQL history)."""
     sources = [s for s in config.sources if not only or s.id in only]
-    with pass_lock(config.root, lock_wait):
-        store = Store.open(config.database)
-        try:
+    with pass_lock(config.root, lock_wait), Store.open(config.database) as store:
+        if distribute:
+            from .distribute import distributed_pass
+
+            run = await distributed_pass(config, sources, store, progress=progress, partial=bool(only))
+        else:
             async with open_client(config.fetch) as client:
                 run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
                                        partial=bool(only))
-            store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
-        finally:
-            store.close()
+        store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
         write_run_reports(config.root / "reports", run)
         prune_reports(config.root / "reports", config.history.reports_keep)
     return run

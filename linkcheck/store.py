@@ -132,10 +132,12 @@ def _m3_validators(db: Db) -> None:
     """)
 
 
-def _m4_snapshot_order(db: Db) -> None:
-    """Each source's snapshots numbered in the order they were written (`prune` keeps the newest).
-    SQLite's rowid said so until now; PostgreSQL has no such order."""
-    _script(db, "ALTER TABLE snapshots ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+def _m4_shared_history(db: Db) -> None:
+    """For PostgreSQL and workers: each source's snapshots numbered in the order they were written
+    (`prune` keeps the newest; SQLite's rowid said so until now, PostgreSQL has no such order), and
+    a pass's results found without reading all of history (`check --distribute` collects them)."""
+    _script(db, "ALTER TABLE snapshots ADD COLUMN seq INTEGER NOT NULL DEFAULT 0; "
+                "CREATE INDEX outcomes_by_run ON outcomes (run_id)")
     if db.dialect == "sqlite":
         db.execute("UPDATE snapshots SET seq = rowid")
 
@@ -144,7 +146,7 @@ MIGRATIONS: list[tuple[str, Callable[[Db], None]]] = [
     ("initial", _m1_initial),
     ("compact_history", _m2_compact_history),
     ("validators", _m3_validators),
-    ("snapshot_order", _m4_snapshot_order),
+    ("shared_history", _m4_shared_history),
 ]
 
 
@@ -321,6 +323,20 @@ class Store:
         return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
+
+    def run_results(self, run_id: int) -> dict[str, dict[str, Any]]:
+        """The results a pass has stored so far, by source id."""
+        return {row[10]: join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+            f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
+            "WHERE o.run_id = ?", (run_id,))}
+
+    def checked_in_run(self, run_id: int, source_ids: Sequence[str]) -> set[str]:
+        """Which of `source_ids` already have their outcome of this pass (a retried job skips them)."""
+        if not source_ids:
+            return set()
+        marks = ", ".join("?" * len(source_ids))
+        return {r[0] for r in self.db.execute(
+            f"SELECT source_id FROM outcomes WHERE run_id = ? AND source_id IN ({marks})", (run_id, *source_ids))}
 
     def latest_statuses(self) -> dict[str, str]:
         """Each source's newest status, without reading any detail."""

@@ -1,0 +1,149 @@
+"""`check --distribute`: a pass whose sources are checked by `linkcheck worker` processes, on any
+number of machines sharing one PostgreSQL history.
+
+The queue is procrastinate's, in the same database: the pass's `runs` row is written first
+(partial), its sources are deferred as jobs of a few sources each, and every worker writes each
+source's outcome straight into history, keyed by (pass, source), in the same transaction as its
+text version and snapshot row. So history, not the queue, says what is done: the coordinator
+polls the pass's outcomes for progress, re-queues the jobs of workers that stopped sending
+heartbeats (a killed worker loses nothing), and once every source has its outcome (or every job
+is over) it completes the pass and writes the reports, as a local pass does.
+
+A job carries `schema` (JOB_SCHEMA): a worker refuses jobs newer than the code it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .durations import now_utc, stamp
+from .errors import ConfigError
+from .models import (
+    Capture,
+    CaptureState,
+    CheckRun,
+    Drift,
+    DriftState,
+    LinkState,
+    MatchKind,
+    QuoteMatch,
+    Source,
+    SourceOutcome,
+    Status,
+)
+from .store import RunEnd, Store
+
+if TYPE_CHECKING:
+    import procrastinate
+
+JOB_SCHEMA = 1  # bump when a job's arguments change meaning; older workers then refuse the job
+TASK = "linkcheck.check_sources"
+QUEUE = "linkcheck"
+POLL = 0.25  # seconds between two looks at the pass's progress
+
+
+def database_url(config: Config, what: str) -> str:
+    url = config.database
+    if not isinstance(url, str):
+        raise ConfigError(f"{config.path}: [history] database: {what} needs a PostgreSQL history shared "
+                          f'by the workers, e.g. database = "postgresql://linkcheck@db-host/citations".')
+    return url
+
+
+def queue_app(url: str) -> procrastinate.App:
+    import procrastinate
+
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
+
+
+def migrate_queue(store: Store, url: str) -> str | None:
+    """Create procrastinate's tables beside history when they are missing; returns what was done.
+    (Upgrading them to a newer procrastinate is its own `procrastinate schema` migrations' job.)"""
+    if store.db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
+        return None
+    import procrastinate
+
+    async def apply() -> None:
+        app = queue_app(url)
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+
+    asyncio.run(apply())
+    return f"created the job queue's tables (procrastinate {procrastinate.__version__})"
+
+
+async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *,
+                           progress: Callable[[int, int], None] | None = None, partial: bool = False) -> CheckRun:
+    """Enqueue `sources` for the workers, wait for their outcomes, complete the pass. Sources whose
+    job failed for good (see the workers' logs) have no outcome, and the pass is then partial.
+    Workers do not archive (they report the capture history knows of)."""
+    url = database_url(config, "check --distribute")
+    started = stamp(now_utc())
+    run_id = store.begin_run(started)
+    ids = [s.id for s in sources]
+    size = config.workers.batch
+    jobs: list[dict[str, Any]] = [{"schema": JOB_SCHEMA, "run": run_id, "sources": ids[i:i + size]}
+                                  for i in range(0, len(ids), size)]
+    app = queue_app(url)
+    async with app.open_async():
+        job_ids = await app.configure_task(TASK, queue=QUEUE).batch_defer_async(*jobs)
+        try:
+            await _wait(app, store, run_id, len(ids), config, progress)
+        except BaseException:  # interrupted: the workers need not check a pass nobody will complete
+            for job_id in job_ids:
+                await app.job_manager.cancel_job_by_id_async(job_id)
+            raise
+    stored = store.run_results(run_id)
+    outcomes = tuple(outcome_from_dict(stored[s.id], s) for s in sources if s.id in stored)
+    run = CheckRun(started=started, finished=stamp(now_utc()), outcomes=outcomes)
+    counts = (len(outcomes), run.count(Status.OK), run.count(Status.WARNING), run.count(Status.BROKEN))
+    store.save_batch(run_id, [], RunEnd(run.finished, counts, partial or len(outcomes) < len(sources)))
+    return run
+
+
+async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, config: Config,
+                progress: Callable[[int, int], None] | None) -> None:
+    while True:
+        # Jobs first: a job that ends between the two reads has written its outcomes already.
+        open_jobs = store.db.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ? AND status IN ('todo', 'doing') "
+            "AND (args->>'run')::bigint = ?", (TASK, run_id)).fetchone()[0]
+        done = store.db.execute("SELECT count(*) FROM outcomes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        if progress:
+            progress(done, total)
+        if done >= total or not open_jobs:
+            return
+        await requeue_stalled(app, config)
+        await asyncio.sleep(POLL)
+
+
+async def requeue_stalled(app: procrastinate.App, config: Config) -> int:
+    """Put back in the queue the jobs of workers silent for `stalled_after` (killed, or cut off)."""
+    stalled = await app.job_manager.get_stalled_jobs(task_name=TASK,
+                                                     seconds_since_heartbeat=config.workers.stalled_after)
+    n = 0
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+        n += 1
+    return n
+
+
+def outcome_from_dict(d: dict[str, Any], source: Source) -> SourceOutcome:
+    """A stored result (`reporters.jsonfmt.outcome_dict`) → the outcome the reporters take."""
+    drift, wayback = d["drift"], d["archive"]["wayback"]
+    return SourceOutcome(
+        source=source, final_url=d["final_url"], http_status=d["http_status"], status=Status(d["status"]),
+        link=LinkState(d["link"]),
+        quotes=tuple(QuoteMatch(q["text"], MatchKind(q["match"]), q["score"], q["found_text"], q.get("lost", False))
+                     for q in d["quotes"]),
+        drift=Drift(DriftState(drift["state"]), drift.get("similarity"),
+                    tuple((c["quote"], c["before"], c["after"]) for c in drift.get("quote_changes", [])),
+                    tuple(drift.get("removed", [])), tuple(drift.get("added", []))),
+        capture=Capture(CaptureState(wayback["state"]), wayback.get("url"), wayback.get("timestamp"),
+                        wayback.get("message", "")),
+        snapshot=d["archive"]["snapshot"], problems=tuple(d["problems"]), message=d["message"],
+        text_hash=d.get("text_hash"), failures=d.get("failures", 0), first_failed=d.get("first_failed"),
+        encoding=d.get("encoding") or "", author=d.get("author", ""), published=d.get("published", ""))
