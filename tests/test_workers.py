@@ -1,0 +1,201 @@
+"""`linkcheck worker` and `check --distribute` on a real PostgreSQL (see conftest's `postgres`):
+a pass shared by worker processes, one of them killed mid-job, gives the verdicts of a local
+SQLite pass with exactly one outcome per source; per_host holds across workers; a job of a newer
+schema is refused; a worker waits for its database instead of exiting. Progress is followed by
+polling the database or the logs under a deadline, never by sleeping a guessed time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import Server, check_json, page, run_cli, send, write_config
+
+from linkcheck.distribute import QUEUE, TASK, queue_app
+
+N = 300
+HELD = 12  # the source whose request hangs until the worker holding it has been killed
+
+
+def _route(hold: threading.Event, held: threading.Event) -> Callable[[Any], None]:
+    def route(h: Any) -> None:
+        n = int(h.path.rsplit("/p", 1)[1])
+        if n == HELD and not hold.is_set():
+            held.set()
+            hold.wait(60)
+            return  # the worker that asked is dead by now
+        if n % 10 == 3:
+            send(h, 404, "gone")
+        elif n % 10 == 7:
+            send(h, 200, page("<main><p>This page says something else entirely.</p></main>"))
+        else:
+            send(h, 200, page(f"<main><p>Allies agree and conditions are met, number {n}.</p></main>"))
+    return route
+
+
+def _config(folder: Path, server: Server, database: str, n: int = N, **sections: dict[str, Any]) -> Path:
+    folder.mkdir()
+    sources = [{"id": f"s{i}", "url": server.url(f"/p{i}"), "quotes": [f"conditions are met, number {i}."]}
+               for i in range(n)]
+    workers = {"heartbeat": "1s", "stalled_after": "3s", "batch": 5} | sections.pop("workers", {})
+    return write_config(folder, sources, history={"database": database}, workers=workers, **sections)
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    return {s["id"]: (s["status"], s["link"], tuple(q["match"] for q in s["quotes"]), tuple(s["problems"]),
+                      s["drift"]["state"]) for s in report["sources"]}
+
+
+def _linkcheck(*args: str, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as err:
+        return subprocess.Popen([sys.executable, "-m", "linkcheck", *args], cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=err)
+
+
+def _until(what: str, check: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)  # polling interval, not synchronization: the loop ends on `check`
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(30)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
+def test_a_pass_shared_by_workers_one_killed_gives_the_local_verdicts(
+        server: Server, tmp_path: Path, postgres: str, procs: list[subprocess.Popen[bytes]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    hold, held = threading.Event(), threading.Event()
+    hold.set()  # the local pass is not held
+    server.fallback = _route(hold, held)
+    code, local = check_json(_config(tmp_path / "local", server, "linkcheck.db"), capsys)
+    assert code == 1 and len(local["sources"]) == N
+
+    hold.clear()
+    config = _config(tmp_path / "cluster", server, postgres)
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    logs = tmp_path / "cluster"
+    procs.append(first := _linkcheck("worker", "--config", str(config), "--concurrency", "2",
+                                     log=logs / "w1.log", cwd=logs))
+    procs.append(coordinator := _linkcheck("check", "--config", str(config), "--distribute", "--format", "json",
+                                           log=logs / "check.log", cwd=logs))
+    assert held.wait(60), "the first worker never reached the held source"
+    procs.append(second := _linkcheck("worker", "--config", str(config), log=logs / "w2.log", cwd=logs))
+    first.kill()  # SIGKILL, mid-job: its job stays "doing" until its heartbeat is old enough
+    first.wait(10)
+    hold.set()
+    procs.append(again := _linkcheck("worker", "--config", str(config), log=logs / "w1.log", cwd=logs))
+    out, _ = coordinator.communicate(timeout=120)
+    assert coordinator.returncode == 1, (logs / "check.log").read_text()
+    cluster = json.loads(out)
+    assert _verdicts(cluster) == _verdicts(local)
+    assert [s["id"] for s in cluster["sources"]] == [s["id"] for s in local["sources"]]
+    assert cluster["summary"] == local["summary"]
+    with psycopg.connect(postgres) as db:
+        run_id, partial = db.execute("SELECT id, partial FROM runs ORDER BY id DESC LIMIT 1").fetchone() or (0, 1)
+        per_source = db.execute("SELECT count(*), count(DISTINCT source_id) FROM outcomes WHERE run_id = %s",
+                                (run_id,)).fetchone()
+    assert partial == 0 and per_source == (N, N)
+    assert _stop(second) == 0 and _stop(again) == 0
+    assert "stopped" in (logs / "w2.log").read_text()
+
+
+def test_per_host_holds_across_workers(server: Server, tmp_path: Path, postgres: str,
+                                       procs: list[subprocess.Popen[bytes]],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    lock = threading.Lock()
+    inflight, peak = [0], [0]
+    release = threading.Event()
+
+    def slow(h: Any) -> None:
+        with lock:
+            inflight[0] += 1
+            peak[0] = max(peak[0], inflight[0])
+        release.wait(0.05)  # a slow server: each answer takes 50 ms
+        with lock:
+            inflight[0] -= 1
+        send(h, 200, page("<main><p>conditions are met, number 0.</p></main>"))
+
+    server.fallback = slow
+    config = _config(tmp_path / "c", server, postgres, n=20, fetch={"per_host": 1},
+                     workers={"batch": 2})
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    for i in range(2):
+        procs.append(_linkcheck("worker", "--config", str(config), "--concurrency", "4",
+                                log=tmp_path / f"w{i}.log", cwd=tmp_path))
+    code, out, err = run_cli(["check", "--config", str(config), "--distribute", "--format", "json"], capsys)
+    assert code == 1, err  # 19 of the 20 quotes are not on the page
+    assert len(json.loads(out)["sources"]) == 20
+    assert peak[0] == 1
+    logs = (tmp_path / "w0.log").read_text() + (tmp_path / "w1.log").read_text()
+    assert logs.count("job run=") == 10  # 20 sources in jobs of 2
+
+
+def test_a_job_of_a_newer_schema_is_refused_and_kept(tmp_path: Path, postgres: str, server: Server,
+                                                     procs: list[subprocess.Popen[bytes]],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path / "c", server, postgres, n=1)
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+
+    async def defer() -> int:
+        app = queue_app(postgres)
+        async with app.open_async():
+            return await app.configure_task(TASK, queue=QUEUE).defer_async(schema=99, run=1, sources=["s0"])
+
+    job_id = asyncio.run(defer())
+    log = tmp_path / "w.log"
+    procs.append(worker := _linkcheck("worker", "--config", str(config), log=log, cwd=tmp_path))
+    _until("the refusal", lambda: "job-refused" in log.read_text())
+    assert _stop(worker) == 0
+    assert "the job's schema 99 is newer than this worker's 1: upgrade linkcheck" in log.read_text()
+    with psycopg.connect(postgres) as db:
+        status, attempts = db.execute("SELECT status, attempts FROM procrastinate_jobs WHERE id = %s",
+                                      (job_id,)).fetchone() or ("", 0)
+    assert (status, attempts) == ("todo", 1)  # back in the queue, for a newer worker
+    assert server.requests == []
+
+
+def test_a_worker_waits_for_its_database(tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = write_config(tmp_path, [], history={"database": f"postgresql://nobody@127.0.0.1:{port}/none"})
+    log = tmp_path / "w.log"
+    procs.append(worker := _linkcheck("worker", "--config", str(config), log=log, cwd=tmp_path))
+    _until("two attempts", lambda: log.read_text().count("database-unreachable") >= 2)
+    assert worker.poll() is None  # still there, waiting
+    assert "retry_in=1s" in log.read_text() and "retry_in=2s" in log.read_text()
+    assert _stop(worker) == 0
+
+
+@pytest.mark.parametrize("command", [["worker"], ["check", "--distribute"]])
+def test_workers_need_a_postgresql_history(tmp_path: Path, command: list[str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, [])
+    code, _, err = run_cli([*command, "--config", str(config)], capsys)
+    assert code == 2 and "[history] database" in err and "PostgreSQL" in err
+    assert not (tmp_path / "linkcheck.db").exists()  # refused before anything was opened
