@@ -84,6 +84,11 @@ class HistorySettings:
 
 
 @dataclass(frozen=True)
+class SnapshotSettings:
+    path: str = "snapshots"  # beside the config, or any folder (one every worker mounts)
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     """`linkcheck worker` and `check --distribute` (PostgreSQL history only)."""
 
@@ -118,6 +123,7 @@ class Config:
     notify: NotifySettings = field(default_factory=NotifySettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     workers: WorkerSettings = field(default_factory=WorkerSettings)
+    snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
 
     @property
     def root(self) -> Path:
@@ -128,6 +134,11 @@ class Config:
     def db_path(self) -> Path:
         """The SQLite history file (meaningless when `database` is a PostgreSQL URL)."""
         return self.root / self.history.database
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Where snapshots are written: `[snapshots] path`, relative to the config's folder."""
+        return self.root / Path(self.snapshots.path).expanduser()
 
     @property
     def database(self) -> Path | str:
@@ -225,6 +236,15 @@ def _fail_on(v: Any) -> tuple[str, ...]:
     return items
 
 
+def _snapshot_folder(v: Any) -> str:
+    v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots"')(v)
+    if not v.strip():
+        raise ValueError("expected a folder, got an empty string")
+    if "://" in v:
+        raise ValueError(f"{v!r} is a URL; snapshots go to a folder (mount shared storage on every worker)")
+    return str(v)
+
+
 def _database(v: Any) -> str:
     v = _type(str, 'a file name such as "linkcheck.db" or a URL such as "postgresql://user@host/db"')(v)
     if not v.strip():
@@ -287,6 +307,9 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "keep": ("keep", _duration),
         "reports_keep": ("reports_keep", _non_negative_int),
         "database": ("database", _database),
+    }),
+    "snapshots": (SnapshotSettings, {
+        "path": ("path", _snapshot_folder),
     }),
     "workers": (WorkerSettings, {
         "batch": ("batch", _positive(int, "a whole number")),

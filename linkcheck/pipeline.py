@@ -178,7 +178,8 @@ async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: D
     meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash if link not in UNREADABLE else None,
             "encoding": analysis.encoding or None, "link": link.value,
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
-    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent)
+    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent,
+                              deps.config.snapshots_dir)
 
 
 def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,

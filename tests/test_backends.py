@@ -120,3 +120,19 @@ def test_an_unreachable_postgresql_is_exit_5(tmp_path: Path, capsys: pytest.Capt
     config = write_config(tmp_path, [], history={"database": f"postgresql://nobody@127.0.0.1:{port}/none"})
     code, _, err = run_cli(["status", "--config", str(config)], capsys)
     assert code == 5 and "cannot reach the history database" in err
+
+
+def test_snapshots_go_to_the_configured_folder(server: Server, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    server.routes["/a"] = lambda h: send(h, 200, page(f"<main><p>{QUOTE}</p></main>"))
+    shared = tmp_path / "shared"
+    (tmp_path / "c").mkdir()
+    config = write_config(tmp_path / "c", [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}],
+                          snapshots={"path": str(shared)})
+    _, report = check_json(config, capsys)
+    path = Path(by_id(report)["a"]["archive"]["snapshot"])
+    assert path.is_absolute() and path.parent == shared / "a" and path.exists()
+    assert not (tmp_path / "c" / "snapshots").exists()
+    code, _, err = run_cli(["validate", "--config", str(write_config(tmp_path / "c", [], snapshots={
+        "path": "s3://bucket/snapshots"}))], capsys)
+    assert code == 2 and "[snapshots] path" in err and "mount shared storage" in err

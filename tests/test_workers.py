@@ -96,7 +96,8 @@ def test_a_pass_shared_by_workers_one_killed_gives_the_local_verdicts(
     assert code == 1 and len(local["sources"]) == N
 
     hold.clear()
-    config = _config(tmp_path / "cluster", server, postgres)
+    shared = tmp_path / "shared-snapshots"  # one folder every worker writes to
+    config = _config(tmp_path / "cluster", server, postgres, snapshots={"path": str(shared)})
     assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
     logs = tmp_path / "cluster"
     procs.append(first := _linkcheck("worker", "--config", str(config), "--concurrency", "2",
@@ -115,6 +116,9 @@ def test_a_pass_shared_by_workers_one_killed_gives_the_local_verdicts(
     assert _verdicts(cluster) == _verdicts(local)
     assert [s["id"] for s in cluster["sources"]] == [s["id"] for s in local["sources"]]
     assert cluster["summary"] == local["summary"]
+    snapshots = [s["archive"]["snapshot"] for s in cluster["sources"] if s["link"] == "alive"]
+    assert len(snapshots) == N * 9 // 10 and all(Path(p).parent.parent == shared and Path(p).exists()
+                                                  for p in snapshots)
     with psycopg.connect(postgres) as db:
         run_id, partial = db.execute("SELECT id, partial FROM runs ORDER BY id DESC LIMIT 1").fetchone() or (0, 1)
         per_source = db.execute("SELECT count(*), count(DISTINCT source_id) FROM outcomes WHERE run_id = %s",
