@@ -84,7 +84,8 @@ class Daemon:
         before = self._latest_problems(config) if config.notify.enabled else {}
         started = time.monotonic()
         try:
-            run = await run_pass(config, lock_wait=0)
+            # A PostgreSQL history's passes are checked by `linkcheck worker` processes.
+            run = await run_pass(config, lock_wait=0, distribute=isinstance(config.database, str))
         except LockBusy as exc:
             self.log("pass-skipped", str(exc), reason=reason)
             return
@@ -209,4 +210,8 @@ class Daemon:
 
 def run_daemon(path: Path, log_format: str, grace: float) -> int:
     config = load_config(path)
+    if isinstance(config.database, str):
+        from .periodic import run_periodic
+
+        return asyncio.run(run_periodic(Daemon(path, config, Log(log_format), grace)))
     return asyncio.run(Daemon(path, config, Log(log_format), grace).run())

@@ -203,3 +203,33 @@ def test_workers_need_a_postgresql_history(tmp_path: Path, command: list[str],
     code, _, err = run_cli([*command, "--config", str(config)], capsys)
     assert code == 2 and "[history] database" in err and "PostgreSQL" in err
     assert not (tmp_path / "linkcheck.db").exists()  # refused before anything was opened
+
+
+def test_two_daemons_run_each_scheduled_pass_once(server: Server, tmp_path: Path, postgres: str,
+                                                   procs: list[subprocess.Popen[bytes]],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    hold, held = threading.Event(), threading.Event()
+    hold.set()
+    server.fallback = _route(hold, held)
+    config = _config(tmp_path / "c", server, postgres, n=6, schedule={"check": "every 2s"})
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    folder = config.parent
+    procs.append(worker := _linkcheck("worker", "--config", str(config), log=folder / "w.log", cwd=folder))
+    daemons = [_linkcheck("daemon", "--config", str(config), log=folder / f"d{i}.log", cwd=folder) for i in range(2)]
+    procs.extend(daemons)
+
+    def complete() -> int:
+        with psycopg.connect(postgres) as db:
+            return int((db.execute("SELECT count(*) FROM runs WHERE partial = 0").fetchone() or (0,))[0])
+
+    _until("three scheduled passes", lambda: complete() >= 3)
+    assert [_stop(d) for d in daemons] == [0, 0] and _stop(worker) == 0
+    with psycopg.connect(postgres) as db:
+        ticks = db.execute("SELECT args->>'timestamp', count(*) FROM procrastinate_jobs WHERE task_name = %s "
+                           "GROUP BY 1", ("linkcheck.scheduled_pass",)).fetchall()
+        runs = db.execute("SELECT count(*) FROM runs").fetchone()
+    assert len(ticks) >= 3 and all(n == 1 for _, n in ticks)  # each tick deferred once, for both daemons
+    assert runs is not None and runs[0] <= len(ticks)  # and each run by one daemon only
+    logs = [(folder / f"d{i}.log").read_text() for i in range(2)]
+    assert all("procrastinate periodic tasks" in log for log in logs)
+    assert sum(log.count(" pass ") for log in logs) == complete()
