@@ -15,6 +15,7 @@ A job carries `schema` (JOB_SCHEMA): a worker refuses jobs newer than the code i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 JOB_SCHEMA = 1  # bump when a job's arguments change meaning; older workers then refuse the job
 TASK = "linkcheck.check_sources"
+ARCHIVE = "linkcheck.archive"  # the Wayback work of the newest results: one job at a time, at most one waiting
 QUEUE = "linkcheck"
 POLL = 0.25  # seconds between two looks at the pass's progress
 
@@ -75,11 +77,12 @@ def migrate_queue(store: Store, url: str) -> str | None:
     return f"created the job queue's tables (procrastinate {procrastinate.__version__})"
 
 
-async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *,
+async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *, archive: bool = True,
                            progress: Callable[[int, int], None] | None = None, partial: bool = False) -> CheckRun:
     """Enqueue `sources` for the workers, wait for their outcomes, complete the pass. Sources whose
     job failed for good (see the workers' logs) have no outcome, and the pass is then partial.
-    Workers do not archive (they report the capture history knows of)."""
+    Check jobs do not archive (they report the capture history knows of): with `archive`, an
+    archive job follows the pass, which one worker at a time drains at the archive's rate."""
     url = database_url(config, "check --distribute")
     started = stamp(now_utc())
     run_id = store.begin_run(started)
@@ -96,12 +99,22 @@ async def distributed_pass(config: Config, sources: Sequence[Source], store: Sto
             for job_id in job_ids:
                 await app.job_manager.cancel_job_by_id_async(job_id)
             raise
+        if archive and config.archive.wayback:
+            await _defer_archive(app)
     stored = store.run_results(run_id)
     outcomes = tuple(outcome_from_dict(stored[s.id], s) for s in sources if s.id in stored)
     run = CheckRun(started=started, finished=stamp(now_utc()), outcomes=outcomes)
     counts = (len(outcomes), run.count(Status.OK), run.count(Status.WARNING), run.count(Status.BROKEN))
     store.save_batch(run_id, [], RunEnd(run.finished, counts, partial or len(outcomes) < len(sources)))
     return run
+
+
+async def _defer_archive(app: procrastinate.App) -> None:
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    with contextlib.suppress(AlreadyEnqueued):  # one already waits: it will read these results too
+        await app.configure_task(ARCHIVE, queue=QUEUE, lock=ARCHIVE, queueing_lock=ARCHIVE).defer_async(
+            schema=JOB_SCHEMA)
 
 
 async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, config: Config,

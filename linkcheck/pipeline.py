@@ -351,7 +351,8 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
         if distribute:
             from .distribute import distributed_pass
 
-            run = await distributed_pass(config, sources, store, progress=progress, partial=bool(only))
+            run = await distributed_pass(config, sources, store, archive=archive, progress=progress,
+                                         partial=bool(only))
         else:
             async with open_client(config.fetch) as client:
                 run = await check_pass(config, sources, client, store, archive=archive, progress=progress,

@@ -407,14 +407,14 @@ class Store:
                        (source_id, val.url, val.etag, val.last_modified, val.quotes))
         if rec.capture is not None:
             url, capture = rec.capture
-            db.execute(
-                "INSERT INTO captures (url, state, capture_url, timestamp, checked, message, attempts) "
-                "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (url) DO UPDATE SET state = excluded.state, "
-                "capture_url = coalesce(excluded.capture_url, captures.capture_url), "
-                "timestamp = coalesce(excluded.timestamp, captures.timestamp), "
-                "checked = excluded.checked, message = excluded.message, "
-                "attempts = CASE WHEN excluded.state = 'pending' THEN captures.attempts + 1 ELSE 0 END",
-                (url, capture.state.value, capture.url, capture.timestamp, rec.checked, capture.message))
+            db.execute(_CAPTURE, (url, capture.state.value, capture.url, capture.timestamp, rec.checked,
+                                  capture.message))
+
+    def save_captures(self, captures: Sequence[tuple[str, Capture]], checked: str) -> None:
+        """Captures found or made apart from a pass (the workers' archive job)."""
+        with self.transaction() as db:
+            for url, c in captures:
+                db.execute(_CAPTURE, (url, c.state.value, c.url, c.timestamp, checked, c.message))
 
     def prune_history(self, before: str) -> int:
         """Delete results checked before `before` (never a source's newest one), the details only they
@@ -443,6 +443,13 @@ class Store:
                 db.execute("DELETE FROM snapshots WHERE path = ?", (path,))
                 db.execute("UPDATE outcomes SET snapshot = ? WHERE snapshot = ?", (replacement, path))
 
+
+_CAPTURE = ("INSERT INTO captures (url, state, capture_url, timestamp, checked, message, attempts) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (url) DO UPDATE SET state = excluded.state, "
+            "capture_url = coalesce(excluded.capture_url, captures.capture_url), "
+            "timestamp = coalesce(excluded.timestamp, captures.timestamp), "
+            "checked = excluded.checked, message = excluded.message, "
+            "attempts = CASE WHEN excluded.state = 'pending' THEN captures.attempts + 1 ELSE 0 END")
 
 # Written in full (not INSERT OR REPLACE, which PostgreSQL lacks): a job retried after a worker died
 # writes its source's outcome of the pass again, in place.

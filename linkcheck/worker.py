@@ -27,18 +27,24 @@ import os
 import signal
 import sys
 import zlib
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from .adapters.twitter import tweet_url
 from .analyse import CpuPool
-from .archive.runner import Job, stored_capture
+from .archive.runner import Archiver, Job, stored_capture
+from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .daemon import Log
-from .distribute import JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
+from .distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
+from .durations import now_utc, stamp
 from .errors import ConfigError, HistoryUnavailable
 from .fetch import Fetcher, open_client
-from .models import Capture
+from .models import Capture, CaptureState, LinkState
 from .pipeline import Deps, check_one
 from .store import MIGRATIONS, Store
 
@@ -121,12 +127,12 @@ class Worker:
             try:
                 async with open_client(self.config.fetch) as client:
                     deps = Deps(self.config, Fetcher(client, self.config.fetch, slots.hold), cpu, store)
-                    await self._work(deps, store)
+                    await self._work(deps, store, client)
             finally:
                 cpu.close()
                 slots.close()
 
-    async def _work(self, deps: Deps, store: Store) -> None:
+    async def _work(self, deps: Deps, store: Store, client: httpx.AsyncClient) -> None:
         from procrastinate import RetryStrategy
 
         app = queue_app(self.url)
@@ -134,15 +140,24 @@ class Worker:
         async def archive(job: Job) -> Capture:
             return stored_capture(store, job.url, _ARCHIVE_OFF)
 
-        # Retried with growing waits: a refused job (too new) goes back for a newer worker.
-        @app.task(name=TASK, queue=QUEUE, retry=RetryStrategy(max_attempts=10, exponential_wait=2))
-        async def check_sources(schema: int, run: int, sources: list[str], **_: Any) -> None:
+        async def guarded(job: Awaitable[None]) -> None:
             try:
-                await self._check(store, deps, archive, schema, run, sources)
+                await job
             except Exception as exc:
                 if _connection_trouble(exc):
                     self.broken.set()
                 raise
+
+        # Retried with growing waits: a refused job (too new) goes back for a newer worker.
+        retry = RetryStrategy(max_attempts=10, exponential_wait=2)
+
+        @app.task(name=TASK, queue=QUEUE, retry=retry)
+        async def check_sources(schema: int, run: int, sources: list[str], **_: Any) -> None:
+            await guarded(self._check(store, deps, archive, schema, run, sources))
+
+        @app.task(name=ARCHIVE, queue=QUEUE, retry=retry)
+        async def archive_latest(schema: int, **_: Any) -> None:
+            await guarded(self._archive(store, client, schema))
 
         async with app.open_async():
             self.log("started", config=str(self.config.path), concurrency=self.concurrency, pid=os.getpid())
@@ -168,12 +183,30 @@ class Worker:
             else:
                 work.result()  # the worker ended on its own: an error
 
-    async def _check(self, store: Store, deps: Deps, archive: Callable[[Job], Awaitable[Capture]], schema: int,
-                     run: int, sources: list[str]) -> None:
+    def _refuse_newer(self, schema: int) -> None:
         if schema > JOB_SCHEMA:
             self.log("job-refused", f"the job's schema {schema} is newer than this worker's {JOB_SCHEMA}: "
-                     "upgrade linkcheck on this machine; the job goes back to the queue", run=run)
+                     "upgrade linkcheck on this machine; the job goes back to the queue")
             raise JobTooNew(f"job schema {schema} > {JOB_SCHEMA}")
+
+    async def _archive(self, store: Store, client: httpx.AsyncClient, schema: int) -> None:
+        """The Wayback work of each source's newest result, as a local pass does it (same Archiver:
+        its pacing is the archive's rate, its deadline `[archive] timeout`; what is left is
+        `pending`, for the next archive job). Only one such job runs at a time, anywhere."""
+        self._refuse_newer(schema)
+        settings = self.config.archive
+        jobs = [Job(tweet_url(r["url"]) or r["url"], LinkState(r["link"]), r["drift"]["state"] == "changed")
+                for r in store.latest_results() if r["id"] in self.sources]
+        archiver = Archiver(Wayback(client, settings, keys_from_env()), store, settings, now_utc(),
+                            Counter(j.url for j in jobs))
+        captures = await asyncio.gather(*(archiver.capture(j) for j in jobs))
+        store.save_captures([(j.url, c) for j, c in zip(jobs, captures, strict=True)], stamp(now_utc()))
+        self.log("archived", urls=len(jobs), saved=sum(c.state is CaptureState.SAVED for c in captures),
+                 pending=sum(c.state is CaptureState.PENDING for c in captures))
+
+    async def _check(self, store: Store, deps: Deps, archive: Callable[[Job], Awaitable[Capture]], schema: int,
+                     run: int, sources: list[str]) -> None:
+        self._refuse_newer(schema)
         unknown = [i for i in sources if i not in self.sources]
         if unknown:
             raise ConfigError(f"sources {', '.join(unknown)} are not in this worker's config "

@@ -233,3 +233,42 @@ def test_two_daemons_run_each_scheduled_pass_once(server: Server, tmp_path: Path
     logs = [(folder / f"d{i}.log").read_text() for i in range(2)]
     assert all("procrastinate periodic tasks" in log for log in logs)
     assert sum(log.count(" pass ") for log in logs) == complete()
+
+
+def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_path: Path, postgres: str,
+                                                           procs: list[subprocess.Popen[bytes]],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from test_wayback import NOW_TS, FakeWayback
+
+    wayback = FakeWayback(Server())
+    wayback.server.fallback = wayback.handle
+    try:
+        server.routes["/page"] = lambda h: send(h, 200, page("<p>Cited words.</p>"))
+        server.routes["/gone"] = lambda h: send(h, 404, "gone")
+        (tmp_path / "c").mkdir()
+        config = write_config(tmp_path / "c", [{"id": "page", "url": server.url("/page")},
+                                               {"id": "gone", "url": server.url("/gone")}],
+                              archive={"wayback": True, "wayback_url": wayback.base, "lookups_per_minute": 6000,
+                                       "saves_per_minute": 6000},
+                              history={"database": postgres}, workers={"heartbeat": "1s", "stalled_after": "3s"})
+        assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+        for i in range(2):
+            procs.append(_linkcheck("worker", "--config", str(config), log=tmp_path / f"w{i}.log", cwd=tmp_path))
+        code, out, err = run_cli(["check", "--config", str(config), "--distribute", "--format", "json"], capsys)
+        assert code == 1, err
+        first = {s["id"]: s["archive"]["wayback"] for s in json.loads(out)["sources"]}
+        assert first["page"]["state"] == "skipped" and "archive queue" in first["page"]["message"]
+
+        def archived() -> bool:
+            with psycopg.connect(postgres) as db:
+                return db.execute("SELECT state FROM captures WHERE url = %s", (server.url("/page"),)
+                                  ).fetchone() == ("saved",)
+
+        _until("the archive job", archived)
+        assert wayback.saves == [server.url("/page")]  # once, by one worker; never the dead page
+        logs = (tmp_path / "w0.log").read_text() + (tmp_path / "w1.log").read_text()
+        assert logs.count("archived urls=2 saved=1") == 1
+        code, out, _ = run_cli(["links", "--config", str(config), "--format", "markdown"], capsys)
+        assert f"/web/{NOW_TS}/{server.url('/page')}" in out
+    finally:
+        wayback.server.close()
