@@ -69,13 +69,37 @@ def _distributed(config: Path, workers: int, concurrency: int) -> list[tuple[flo
                 raise SystemExit("the workers did not start")
             time.sleep(0.05)
         check = _linkcheck("check", "--config", str(config), "--distribute", "--format", "json")
-        return [real_pages.timed(check, cwd=ROOT) for _ in range(2)]
+        trees = [real_pages.Tree(p.pid) for p in procs]
+        timings = [real_pages.timed(check, cwd=ROOT) for _ in range(2)]
+        peaks = [t.stop() / 2**20 for t in trees]
+        print(f"{workers} worker(s): peak RSS {', '.join(f'{p:.0f} MB' for p in peaks)} (the coordinator's is below)")
+        return timings
     finally:
         for p in procs:
             p.terminate()
             p.wait(30)
         for log in logs:
             log.close()
+
+
+def _size(url: str) -> int:
+    with psycopg.connect(url) as db:
+        return int((db.execute("SELECT pg_database_size(current_database())").fetchone() or (0,))[0])
+
+
+def _contender(config: Path, url: str | None, workers: int, concurrency: int) -> list[tuple[float, int]]:
+    """First and steady pass; with a database, its size after each is printed."""
+    if workers:
+        timings = _distributed(config, workers, concurrency)
+    else:
+        check = _linkcheck("check", "--config", str(config), "--format", "json")
+        timings = [real_pages.timed(check, cwd=ROOT)]
+        size = _size(url) if url else 0
+        timings.append(real_pages.timed(check, cwd=ROOT))
+        if url:
+            print(f"PostgreSQL database: {size / 2**20:.1f} MB after the first pass, "
+                  f"{_size(url) / 2**20:.1f} MB after the second")
+    return timings
 
 
 def main() -> None:
@@ -105,11 +129,7 @@ def main() -> None:
                 url = _database(args.postgres) if database else None
                 try:
                     config = _config(Path(tmp), pages, args.n, port, url, 0 if workers else None)
-                    if workers:
-                        first, steady = _distributed(config, workers, args.concurrency)
-                    else:
-                        check = _linkcheck("check", "--config", str(config), "--format", "json")
-                        first, steady = (real_pages.timed(check, cwd=ROOT) for _ in range(2))
+                    first, steady = _contender(config, url, workers, args.concurrency)
                 finally:
                     if url:
                         _drop(args.postgres, url)

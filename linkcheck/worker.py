@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import signal
 import sys
 import zlib
@@ -70,9 +71,15 @@ class HostSlots:
         key = zlib.crc32(host.encode()) - 2**31  # the int4 of the two-key advisory lock
         pause = 0.005
         while True:
-            slot = next((i for i in range(self.per_host) if (key, i) not in self.held and self.conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (key, i)).fetchone() == (True,)), None)
-            if slot is not None:
+            # One round trip tries the free slots in turn (from a random one, so that workers do not
+            # all queue on slot 0) and stops at the first it gets.
+            start = random.randrange(self.per_host)
+            free = [i % self.per_host for i in range(start, start + self.per_host)
+                    if (key, i % self.per_host) not in self.held]
+            row = self.conn.execute("SELECT i FROM unnest(%s::int[]) AS t(i) WHERE pg_try_advisory_lock(%s, i) "
+                                    "LIMIT 1", (free, key)).fetchone() if free else None
+            if row is not None:
+                slot = int(row[0])
                 break
             await asyncio.sleep(pause)  # every slot busy: look again soon, less often as it lasts
             pause = min(pause * 2, 0.2)
