@@ -1,4 +1,4 @@
-"""Quote engine cost: 20 quotes of ~160 characters against pages of 100 KB, 1 MB, 2.5 MB and 5 MB.
+"""Quote engine cost: 20 quotes of ~160 characters (whole words) against pages of 100 KB, 1 MB, 2.5 MB and 5 MB.
 
 Extraction (decode + parse + visible text) and preparation (normalize) happen once per page;
 each quote is then looked up. Half the quotes are on the page verbatim, a quarter with
@@ -38,8 +38,8 @@ def quotes_for(paragraphs: list[str], rng: random.Random) -> list[Quote]:
     out = []
     for i in range(20):
         p = rng.choice(paragraphs)
-        start = rng.randint(0, max(0, len(p) - 170))
-        q = p[start:start + 160]
+        start = p.find(" ", rng.randint(0, max(0, len(p) - 200))) + 1  # whole words, as quoted
+        q = p[start:p.rfind(" ", start, start + 170)]
         if i % 4 == 2:
             q = q.replace(" ", "\u00a0", 3).upper()  # typography: normalized tier
         elif i % 4 == 3:

@@ -5,13 +5,14 @@
 ARTICLES_DIR (default ../shared/external/articles beside the repository) holds `html/*.html.gz`
 and `ground-truth.json`. A loopback aiohttp server in its own process answers every page after
 20 ms (ETag / Last-Modified honoured, as real servers do). Each contender runs as its own process
-tree, timed from outside (interpreter start included), peak RSS summed over the tree:
+tree, timed from outside (interpreter start included), peak memory (PSS) summed over the tree:
 
 - bare aiohttp GET loop (64 in flight): the fetch floor;
 - aiohttp GET + lxml.html parse + text_content(): the parse floor;
 - urlwatch (optional: `--urlwatch` names a Python that has it installed), 64 threads, one `url`
   job per page; first and second run;
-- linkcheck first pass, then a steady pass (same pages), each with its history growth.
+- linkcheck first pass, second pass (drift goes from "new" to "unchanged": each source's detail
+  is stored once more), then a steady pass (nothing changed), each with its history growth.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ async def _get_loop(n: int, port: int, parse: bool) -> None:
 
 
 class Tree:
-    """Peak RSS of a process and all its descendants, sampled every 50 ms from /proc."""
+    """Peak memory of a process and all its descendants, sampled every 50 ms from /proc: the sum
+    of their PSS (proportional set size), so pages that forked workers share with their parent
+    are counted once, not once per process as a sum of RSS would."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
@@ -90,7 +93,6 @@ class Tree:
 
     def _rss(self) -> int:
         children: dict[int, list[int]] = {}
-        rss: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -100,11 +102,10 @@ class Tree:
                 continue
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             children.setdefault(int(fields["PPid"]), []).append(int(entry))
-            rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
         total, todo = 0, [self.pid]
         while todo:
             pid = todo.pop()
-            total += rss.get(pid, 0)
+            total += _pss(pid)
             todo += children.get(pid, [])
         return total
 
@@ -116,6 +117,14 @@ class Tree:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+
+def _pss(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0)
 
 
 def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, int]:
@@ -194,7 +203,7 @@ def main() -> None:
             config = _linkcheck_config(folder, pages, args.n, port)
             check = [sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"]
             growth = []
-            for label in ("linkcheck first pass", "linkcheck steady pass"):
+            for label in ("linkcheck first pass", "linkcheck second pass", "linkcheck steady pass"):
                 before = _db_size(folder)
                 rows.append((label, *timed(check, cwd=ROOT)))
                 growth.append((label, _db_size(folder) - before))
@@ -204,7 +213,7 @@ def main() -> None:
     floor = rows[1][1]
     print(f"{args.n} sources over {len(pages)} real pages, {args.delay * 1000:g} ms latency, "
           f"{INFLIGHT} in flight, {os.cpu_count()} CPUs")
-    print(f"{'contender':<44} {'wall':>8} {'× parse floor':>14} {'peak RSS':>10}")
+    print(f"{'contender':<44} {'wall':>8} {'× parse floor':>14} {'peak PSS':>10}")
     for label, wall, peak in rows:
         print(f"{label:<44} {wall:>7.2f}s {wall / floor:>13.2f}× {peak / 2**20:>8.0f} MB")
     for label, grown in growth:

@@ -9,6 +9,7 @@ sent back only when it is a new version (history stores it and drift compares it
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -16,9 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .drift import text_hash
-from .extract import extract
 from .match import match_quotes, unverifiable
 from .models import FetchResult, LinkState, MatchKind, PageText, Quote, QuoteMatch
+from .pdf import with_pages
+from .readable import no_text_reason, page_text
 from .verdict import Verdict, classify
 
 UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
@@ -43,11 +45,16 @@ def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], 
     """Judge a fetched page. `page` is given for adapters that read the text themselves (tweets);
     otherwise it is extracted from `fetch.body`. `recent` are the source's last text hashes."""
     if page is None and fetch.error is None:
-        page = extract(fetch.body, fetch.header("content-type"))
+        page = page_text(fetch.body, fetch.header("content-type"))
     verdict = classify(fetch, page)
+    if page is None and fetch.error is None and quotes and verdict.link not in UNREADABLE:
+        verdict = Verdict(verdict.link, (*verdict.problems, "no-text"),
+                          "; ".join(m for m in (verdict.message, no_text_reason(fetch)) if m))
     if page is None or verdict.link in UNREADABLE:
         return Analysis(verdict, unverifiable(quotes), None, None)
     found = match_quotes(page, quotes, min_score)
+    if page.encoding == "pdf":
+        found = with_pages(page, found)
     if verdict.link is LinkState.SOFT_404 and found and all(
             q.match in (MatchKind.EXACT, MatchKind.NORMALIZED) for q in found):
         # The error-page heuristics misfired: the cited words are on the page.
@@ -67,7 +74,10 @@ class CpuPool:
     an `Analysis` comes back."""
 
     def __init__(self, workers: int) -> None:
-        self._pool = ProcessPoolExecutor(workers) if workers > 1 else None
+        # forkserver: workers are forked from a clean process, never from this one while its other
+        # threads (a daemon's, a test server's) may hold a lock.
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) \
+            if workers > 1 else None
 
     async def analyse(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote],
                       min_score: float, recent: Sequence[str]) -> Analysis:

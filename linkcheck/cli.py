@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import traceback
@@ -16,8 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import load_config
-from .errors import ConfigError, HistoryUnavailable, LockBusy, UsageError
+from .config import Config, load_config
+from .errors import ConfigError, HistoryUnavailable, LockBusy, UsageError, logged_to
 from .models import CheckRun, Status
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_NO_HISTORY = 0, 1, 2, 3, 4, 5
@@ -35,6 +36,22 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="the sources file (default: ./sources.toml); state lives beside it")
 
 
+def _article_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--article", nargs="+", metavar="PATH", default=[], help=what)
+
+
+def _narrowed(config: Config, articles: list[str]) -> Config:
+    """The config with only the sources `articles` cite (all of them without --article)."""
+    if not articles:
+        return config
+    from dataclasses import replace
+
+    from .publication import sources_citing
+
+    ids = set(sources_citing(config, articles))
+    return replace(config, sources=tuple(s for s in config.sources if s.id in ids))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="linkcheck", description="Check that cited sources are still there and still "
                      "say what the article quotes; keep archived copies.")
@@ -50,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output on stdout: text (default), json, markdown, junit, github")
     p.add_argument("--no-archive", action="store_true", help="make no Wayback Machine request")
     p.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these source ids")
+    _article_arg(p, "check only the sources these articles cite")
     p.add_argument("--changed-since", metavar="GITREF",
                    help="check only sources whose entries changed in the config since this git ref")
     p.add_argument("--baseline", type=Path, metavar="FILE",
@@ -69,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown",
                    help="markdown (default; pastes into mail or an issue), html (one file), json")
     p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    _article_arg(p, "only the sources these articles cite")
 
     p = sub.add_parser("daemon", help="run checks and digests on the config's schedule",
                        description="Long-running scheduler. SIGTERM/SIGINT: finish or abandon the pass "
@@ -78,11 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
                    help="how long a pass in flight may finish after SIGTERM (default 30)")
 
-    p = sub.add_parser("init", help="write sources.toml from an article's numbered notes",
-                       description="Read an article (text, Markdown or HTML) and write one [[source]] per "
-                       "cited URL with the quoted passages attached.")
-    p.add_argument("--from", dest="article", type=Path, required=True, metavar="ARTICLE",
-                   help="the article to read")
+    p = sub.add_parser("init", help="write sources.toml from articles' notes",
+                       description="Read articles (text, Markdown, HTML or wikitext) and write one [[source]] "
+                       "per cited URL with the quoted passages attached and every citing article in cited_in.")
+    p.add_argument("--from", dest="article", nargs="+", required=True, metavar="ARTICLE",
+                   help="the articles to read: files, folders of articles, or http(s) URLs of published ones")
+    p.add_argument("--allow-private", action="store_true",
+                   help="allow reading an article URL on a private or loopback address (intranets, tests)")
     p.add_argument("--output", type=Path, default=Path("sources.toml"), metavar="PATH",
                    help="where to write (default ./sources.toml)")
     mode = p.add_mutually_exclusive_group()
@@ -105,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--format", choices=("html", "markdown"), required=True,
                    help="html (Robust Links <a> tags) or markdown")
+
+    p = sub.add_parser("fix", help="write archived copies into articles whose citations died",
+                       description="For each citation whose source is dead or a soft 404, or whose quote was "
+                       "lost, and that has an archived copy, edit the article: an archived link beside the "
+                       "original (Markdown), Robust Links attributes (HTML), archive-url/archive-date/"
+                       "url-status (wikitext). Nothing else in the file changes.")
+    _config_arg(p)
+    _article_arg(p, "fix only these articles")
+    p.add_argument("--dry-run", action="store_true", help="print a unified diff and change nothing")
 
     p = sub.add_parser("prune", help="remove old unchanged local snapshots",
                        description="Keep the newest N snapshots of each source and every changed version.")
@@ -149,10 +179,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
     unknown = [i for i in only if i not in {s.id for s in config.sources}]
     if unknown:
         raise UsageError(f"--only: no source with id {', '.join(map(repr, unknown))} in {args.config}")
+    if args.article:
+        narrowed = [s.id for s in _narrowed(config, args.article).sources]
+        only = [i for i in narrowed if not only or i in only]
+        if not only:
+            print("linkcheck: no source is both in --only and cited by --article", file=sys.stderr)
+            return EXIT_OK
     if args.changed_since:
         changed = changed_source_ids(config, args.changed_since)
         if not changed:
             print(f"linkcheck: no source changed since {args.changed_since}", file=sys.stderr)
+            return EXIT_OK
+        if only and not set(changed) & set(only):
+            print(f"linkcheck: none of the --only sources changed since {args.changed_since}; "
+                  "nothing checked", file=sys.stderr)
             return EXIT_OK
         only = [i for i in changed if not only or i in only]
     baseline = read_baseline(args.baseline) if args.baseline else None
@@ -198,7 +238,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .fsutil import atomic_write
     from .store import Store
 
-    config = load_config(args.config)
+    config = _narrowed(load_config(args.config), args.article)
     try:
         since = parse_duration(args.since)
     except ValueError as exc:
@@ -209,9 +249,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
         prefix = "" if rel == "." else rel + "/"
     store = Store.open(config.database)
     try:
-        text = render_digest(args.format, build_digest(store, config, since, snapshot_prefix=prefix))
+        digest = build_digest(store, config, since, snapshot_prefix=prefix)
     finally:
         store.close()
+    if args.article:  # the other articles citing the same sources are not this editor's
+        from .publication import relative_article
+
+        wanted = {relative_article(config, a) for a in args.article}
+        digest.articles[:] = [a for a in digest.articles if a.path in wanted]
+    text = render_digest(args.format, digest)
     if args.output:
         atomic_write(args.output, text)
     else:
@@ -273,7 +319,21 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from .init import run_init
 
-    return run_init(args.article, args.output, force=args.force, merge=args.merge, check=args.check)
+    return run_init(args.article, args.output, force=args.force, merge=args.merge, check=args.check,
+                    allow_private=args.allow_private)
+
+
+def _cmd_fix(args: argparse.Namespace) -> int:
+    from .fix import run_fix
+    from .publication import relative_article
+
+    config = load_config(args.config)
+    articles = None
+    if args.article:
+        _narrowed(config, args.article)  # an article that cites nothing is a usage error
+        articles = {relative_article(config, a) for a in args.article}
+    sys.stdout.write(run_fix(config, articles, args.dry_run))
+    return EXIT_OK
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
@@ -285,12 +345,17 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check, "validate": _cmd_validate, "report": _cmd_report, "status": _cmd_status,
     "links": _cmd_links, "prune": _cmd_prune, "init": _cmd_init, "daemon": _cmd_daemon,
-    "migrate": _cmd_migrate, "worker": _cmd_worker,
+    "fix": _cmd_fix, "migrate": _cmd_migrate, "worker": _cmd_worker,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    with logged_to(logging.StreamHandler(sys.stderr) if debug else None):
+        return _main(argv, debug)
+
+
+def _main(argv: Sequence[str] | None, debug: bool) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

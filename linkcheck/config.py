@@ -8,6 +8,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from .db import is_postgres
 from .db import url_problem as postgres_url_problem
 from .durations import parse_duration
 from .errors import ConfigError
-from .models import PROBLEMS, LinkState, Quote, Source
+from .models import PROBLEMS, Citation, LinkState, Quote, QuoteKind, Source
 from .schedule import parse_trigger  # the daemon's own parser, so `validate` catches what it would
 
 USER_AGENT = f"linkcheck/{__version__} (+https://github.com/linkcheck/linkcheck)"
@@ -112,6 +113,13 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class ArticleSettings:
+    include: tuple[str, ...] = ()  # globs relative to the config's folder
+    exclude: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()  # RSS/Atom feeds or sitemaps listing published articles
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     sources: tuple[Source, ...]
@@ -122,6 +130,7 @@ class Config:
     policy: PolicySettings = field(default_factory=PolicySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    articles: ArticleSettings = field(default_factory=ArticleSettings)
     workers: WorkerSettings = field(default_factory=WorkerSettings)
     snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
 
@@ -255,6 +264,16 @@ def _database(v: Any) -> str:
     return str(v)
 
 
+def _timezone(v: Any) -> str:
+    """An IANA zone name the daemon's scheduler will accept (checked here, not when it starts)."""
+    v = _type(str, "a time zone name such as Europe/Paris")(v)
+    try:
+        zoneinfo.ZoneInfo(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Paris or UTC") from None
+    return str(v)
+
+
 def _schedule(v: Any) -> str:
     v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
     parse_trigger(v, "UTC")
@@ -293,7 +312,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     "schedule": (ScheduleSettings, {
         "check": ("check", _schedule),
         "report": ("report", _schedule),
-        "timezone": ("timezone", _type(str, "a time zone name such as Europe/Paris")),
+        "timezone": ("timezone", _timezone),
         "report_since": ("report_since", _duration),
     }),
     "policy": (PolicySettings, {
@@ -324,10 +343,16 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "smtp_to": ("smtp_to", _strings),
         "smtp_starttls": ("smtp_starttls", _type(bool, "true or false")),
     }),
+    "articles": (ArticleSettings, {
+        "include": ("include", _strings),
+        "exclude": ("exclude", _strings),
+        "feeds": ("feeds", lambda v: tuple(_http_url(x) for x in _strings(v))),
+    }),
 }
 
-_SOURCE_KEYS = ("id", "url", "title", "cites", "quotes", "article_line", "article")
-_QUOTE_KEYS = ("text", "prefix", "suffix", "locator", "note")
+_SOURCE_KEYS = ("id", "url", "title", "cites", "quotes", "article_line", "article", "cited_in")
+_QUOTE_KEYS = ("text", "prefix", "suffix", "locator", "note", "kind")
+_CITATION_KEYS = ("article", "notes", "line")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HOST_RE = re.compile(r"[\w-][\w.~%-]*|[0-9a-f:.]+")
 
@@ -379,7 +404,11 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from None
-    return parse_config(data, path, _source_lines(text))
+    config = parse_config(data, path, _source_lines(text))
+    from .publication import with_articles, with_hashes  # they need this module's types
+
+    return with_hashes(with_articles(config, text) if config.articles.include or config.articles.feeds
+                       else config)
 
 
 def parse_config(data: dict[str, Any], path: Path, source_lines: list[int] | None = None) -> Config:
@@ -451,9 +480,32 @@ def _parse_source(entry: Any, index: int, line: int, where: str) -> Source:
     if not isinstance(quotes, list):
         raise ConfigError(f"{label} key 'quotes': expected a list of strings or tables.")
     parsed = tuple(_parse_quote(q, f"{label} key 'quotes' item {n + 1}") for n, q in enumerate(quotes))
+    cited_in = _parse_citations(entry.get("cited_in", []), label)
+    if checked["article"] and all(c.article != checked["article"] for c in cited_in):
+        cited_in = (Citation(checked["article"], tuple(checked["cites"]), checked["article_line"]), *cited_in)
     return Source(id=sid, url=checked["url"], title=checked["title"], cites=tuple(checked["cites"]),
                   quotes=parsed, line=line, article_line=checked["article_line"],
-                  article=checked["article"])
+                  article=checked["article"], cited_in=cited_in)
+
+
+def _parse_citations(items: Any, label: str) -> tuple[Citation, ...]:
+    """`cited_in = [{ article = "a.md", notes = ["1"], line = 12 }, ...]`, as `init --merge` writes it."""
+    if not isinstance(items, list):
+        raise ConfigError(f"{label} key 'cited_in': expected a list of tables {{ article = \"...\" }}.")
+    out = []
+    for n, item in enumerate(items, 1):
+        where = f"{label} key 'cited_in' item {n}"
+        if not isinstance(item, dict) or not isinstance(item.get("article"), str) or not item["article"]:
+            raise ConfigError(f"{where}: expected a table with an 'article' path, got {item!r}.")
+        unknown = [k for k in item if k not in _CITATION_KEYS]
+        if unknown:
+            raise ConfigError(f"{where} has an unknown key {unknown[0]!r}. Known keys: {', '.join(_CITATION_KEYS)}.")
+        try:
+            notes, line = _strings(item.get("notes", [])), _non_negative_int(item.get("line", 0))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}.") from None
+        out.append(Citation(item["article"], notes, line))
+    return tuple(out)
 
 
 def _parse_quote(q: Any, label: str) -> Quote:
@@ -471,8 +523,11 @@ def _parse_quote(q: Any, label: str) -> Quote:
     for key in ("prefix", "suffix", "note"):
         if not isinstance(q.get(key, ""), str):
             raise ConfigError(f"{label} key {key!r}: expected a string.")
+    kind = q.get("kind", QuoteKind.QUOTE.value)
+    if kind not in {k.value for k in QuoteKind}:
+        raise ConfigError(f"{label} key 'kind': expected \"quote\" or \"paraphrase\", got {kind!r}.")
     locator = q.get("locator")
     if locator is not None and (isinstance(locator, bool) or not isinstance(locator, int) or locator < 1):
         raise ConfigError(f"{label} key 'locator': expected a paragraph number (1 or more), got {locator!r}.")
     return Quote(text=text, prefix=q.get("prefix", ""), suffix=q.get("suffix", ""), locator=locator,
-                 note=q.get("note", ""))
+                 note=q.get("note", ""), kind=QuoteKind(kind))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from .config import Config, load_config
 from .digest import build_digest, render_digest
 from .durations import now_utc, parse_stamp, stamp
-from .errors import ConfigError, LockBusy
+from .errors import ConfigError, LockBusy, logged_to
 from .fsutil import atomic_write
 from .models import CaptureState, CheckRun, Status
 from .notify import notify_digest, notify_problems
@@ -48,6 +50,20 @@ class Log:
             line = " ".join(p for p in (now, event, message, pairs) if p)
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+
+class _LogHandler(logging.Handler):
+    """Routes what the pipeline logs (internal errors a pass survived, with their traceback)
+    into the daemon's own log."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(logging.DEBUG)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        trace = "".join(traceback.format_exception(*record.exc_info)) if record.exc_info and record.exc_info[0] \
+            else ""
+        self.log("internal-error", record.getMessage(), **({"traceback": trace} if trace else {}))
 
 
 class Daemon:
@@ -210,8 +226,10 @@ class Daemon:
 
 def run_daemon(path: Path, log_format: str, grace: float) -> int:
     config = load_config(path)
-    if isinstance(config.database, str):
-        from .periodic import run_periodic
+    log = Log(log_format)
+    with logged_to(_LogHandler(log)):
+        if isinstance(config.database, str):
+            from .periodic import run_periodic
 
-        return asyncio.run(run_periodic(Daemon(path, config, Log(log_format), grace)))
-    return asyncio.run(Daemon(path, config, Log(log_format), grace).run())
+            return asyncio.run(run_periodic(Daemon(path, config, log, grace)))
+        return asyncio.run(Daemon(path, config, log, grace).run())

@@ -37,6 +37,8 @@ class Item:
     removed: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     similarity: float | None = None
+    cited_in: tuple[dict[str, Any], ...] = ()  # the articles citing it: article, notes, line, sentence, title
+    word_changes: tuple[dict[str, Any], ...] = ()  # quotes whose words differ from the page or the last pass
 
     def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
         """(label, href) of the live page, the local snapshot and the Wayback capture it has."""
@@ -46,6 +48,16 @@ class Item:
         if self.wayback:
             found.append(("Wayback copy", self.wayback))
         return found
+
+
+@dataclass(frozen=True)
+class ArticleProblems:
+    """One article's editor's view: its sources that are not ok, worst first."""
+
+    path: str
+    title: str
+    status: str
+    items: list[tuple[Item, dict[str, Any]]]  # (the source, how this article cites it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,22 @@ class Digest:
     unverifiable: list[Item] = field(default_factory=list)
     archived: list[Item] = field(default_factory=list)
     current: list[Item] = field(default_factory=list)
+    articles: list[ArticleProblems] = field(default_factory=list)  # articles with a source not ok
+    shared: list[Item] = field(default_factory=list)  # sources cited by several articles
+
+
+def _by_article(current: list[Item]) -> tuple[list[ArticleProblems], list[Item]]:
+    """Each article's problems (articles with a broken source first), and the shared sources."""
+    groups: dict[str, ArticleProblems] = {}
+    for item in current:  # already worst first
+        if item.status == "ok":
+            continue
+        for c in item.cited_in:
+            group = groups.setdefault(c["article"], ArticleProblems(c["article"], c.get("title", ""), item.status, []))
+            group.items.append((item, c))
+    articles = sorted(groups.values(), key=lambda g: (_SEVERITY.get(g.status, 3), g.path))
+    shared = [i for i in current if len({c["article"] for c in i.cited_in}) > 1]
+    return articles, shared
 
 
 def _item(r: dict[str, Any], **extra: Any) -> Item:
@@ -68,10 +96,13 @@ def _item(r: dict[str, Any], **extra: Any) -> Item:
                 problems=tuple(r.get("problems", [])), message=r.get("message", ""), checked=r["checked"],
                 snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
-                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"), **extra)
+                added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
+                cited_in=tuple(r.get("cited_in", [])),
+                word_changes=tuple(q for q in r.get("quotes", []) if q.get("changes") or q.get("passage_changes")),
+                **extra)
 
 
-def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:
+def _streak(history: list[dict[str, str]], pred: Any) -> list[dict[str, str]]:
     """The newest results for which `pred` holds, newest first, up to the first that does not."""
     out = []
     for r in history:
@@ -89,22 +120,26 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     for latest in store.latest_results():
         if latest["id"] not in known:
             continue  # removed from the config since
-        history = store.history(latest["id"])
-        recent = [r for r in history if r["checked"] >= digest.since]
         digest.current.append(_item(latest))
+        bad = latest["status"] == "broken" or latest["link"] in UNVERIFIABLE_LINKS
+        # Typed rows only (no detail read): the whole streak when the source is in trouble now,
+        # else the period's rows, enough to see a recovery.
+        timeline = store.timeline(latest["id"], "" if bad else digest.since)
+        recent = [r for r in timeline if r["checked"] >= digest.since]
         if latest["status"] == "broken" and latest["checked"] >= digest.since:
-            streak = _streak(history, lambda r: r["status"] == "broken")
+            streak = _streak(timeline, lambda r: r["status"] == "broken")
             digest.broke.append(_item(latest, first_seen=streak[-1]["checked"], last_seen=streak[0]["checked"],
                                       count=len(streak)))
         elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= digest.since:
-            streak = _streak(history, lambda r: r["link"] in UNVERIFIABLE_LINKS)
+            streak = _streak(timeline, lambda r: r["link"] in UNVERIFIABLE_LINKS)
             digest.unverifiable.append(_item(latest, first_seen=streak[-1]["checked"],
                                              last_seen=streak[0]["checked"], count=len(streak)))
         elif any(r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS for r in recent[1:]):
-            bad = next(r for r in recent[1:] if r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
-            digest.recovered.append(_item(latest, first_seen=bad["checked"], last_seen=latest["checked"]))
-        digest.changed.extend(_item(r) for r in recent if r.get("drift", {}).get("state") == "changed")
-        digest.archived.extend(_item(r) for r in recent
+            was = next(r for r in recent[1:] if r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
+            digest.recovered.append(_item(latest, first_seen=was["checked"], last_seen=latest["checked"]))
+        news = store.changes_since(latest["id"], digest.since)  # drift and captures live in the detail
+        digest.changed.extend(_item(r) for r in news if r.get("drift", {}).get("state") == "changed")
+        digest.archived.extend(_item(r) for r in news
                                if r.get("archive", {}).get("wayback", {}).get("state") == "saved")
     digest.broke.sort(key=lambda i: i.first_seen, reverse=True)
     digest.unverifiable.sort(key=lambda i: i.first_seen, reverse=True)
@@ -112,6 +147,9 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     digest.recovered.sort(key=lambda i: i.last_seen, reverse=True)
     digest.archived.sort(key=lambda i: i.checked, reverse=True)
     digest.current.sort(key=lambda i: (_SEVERITY.get(i.status, 3), i.id))
+    articles, shared = _by_article(digest.current)
+    digest.articles.extend(articles)
+    digest.shared.extend(shared)
     return digest
 
 

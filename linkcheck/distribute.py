@@ -124,7 +124,7 @@ async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, c
         open_jobs = store.db.execute(
             "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ? AND status IN ('todo', 'doing') "
             "AND (args->>'run')::bigint = ?", (TASK, run_id)).fetchone()[0]
-        done = store.db.execute("SELECT count(*) FROM outcomes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        done = store.count_in_run(run_id)
         if progress:
             progress(done, total)
         if done >= total or not open_jobs:

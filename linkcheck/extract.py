@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable
+from html import escape
 
 import charset_normalizer
 import lxml.html
@@ -68,11 +69,16 @@ def decode(body: bytes, content_type: str = "") -> tuple[str, str]:
     m2 = _META_RE.search(body[:4096])
     if m2:
         declared.append(m2.group(1).decode("ascii", "replace"))
-    for label in declared:
-        found = _codec(label)
-        if found is None:
-            continue
-        codec = found
+    codecs_declared = [c for c in map(_codec, declared) if c is not None]
+    if codecs_declared and codecs_declared[0] != "utf-8" and not body.isascii():
+        # Charset repair: pages declaring a legacy charset are often UTF-8 in fact (a template
+        # changed, the header did not). Legacy multibyte text is almost never valid UTF-8 by
+        # chance, so a body that decodes strictly as UTF-8 is UTF-8, and we say so.
+        try:
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    for codec in codecs_declared:
         for attempt in (codec, *([_FALLBACKS[codec]] if codec in _FALLBACKS else [])):
             try:
                 return body.decode(attempt), attempt
@@ -217,3 +223,19 @@ def extract(body: bytes, content_type: str = "") -> PageText:
     return PageText(text="\n".join(lines), main="\n".join(main_lines), title=title,
                     headings=headings, encoding=codec, language=root.get("lang") or "",
                     paragraphs=_numbered(lines))
+
+
+def main_html(html: str) -> str:
+    """A page reduced to its title and main content (no navigation, footers, banners), as HTML:
+    an article read from its URL cites what its text cites, not what its menus link to."""
+    root = parse_html(html)
+    if root is None:
+        return ""
+    main = _main_element(root)
+    for el in list(main.iter()):
+        if el is not main and isinstance(el.tag, str) and _is_furniture(el) and el.getparent() is not None:
+            el.drop_tree()  # type: ignore[attr-defined]
+    title_el = root.find(".//title")
+    title = escape(text_of(title_el)) if title_el is not None else ""
+    body = lxml.html.tostring(main, encoding="unicode")
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"

@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import httpx
+from aiohttp import http_exceptions
 from httpx_aiohttp import AiohttpTransport
 
 from .config import FetchSettings
@@ -29,14 +30,23 @@ from .durations import now_utc, stamp
 from .guard import AddressGuard, GuardedResolver, refusal_in
 from .models import FetchResult, Hop, LinkState
 
+# Everything the transport may raise for a bad server or a bad URL (httpx-aiohttp maps only some
+# aiohttp errors: a malformed header arrives as aiohttp's own ClientResponseError, a bad
+# Location as ValueError from urljoin or httpx.InvalidURL, which is no httpx.HTTPError).
+_TRANSPORT_ERRORS = (httpx.HTTPError, httpx.InvalidURL, aiohttp.ClientError, ValueError)
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PIECE = 64 * 1024  # largest piece inflated at a time
 
 
 @contextlib.asynccontextmanager
-async def open_client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """The one client of a pass, on aiohttp's transport with the guarded resolver."""
+async def open_client(settings: FetchSettings, longest: float = 0.0) -> AsyncIterator[httpx.AsyncClient]:
+    """The one client of a pass, on aiohttp's transport with the guarded resolver.
+
+    Its own timeouts come from the config, never httpx's 5 s default: each request may last as
+    long as the longest deadline any caller puts around it (`fetch.timeout`, or `longest`, e.g.
+    the archive's per-request timeout); the callers' own deadlines are the real limits.
+    """
     guard = AddressGuard(settings.allow_private, settings.allow_networks)
     connector = aiohttp.TCPConnector(
         resolver=GuardedResolver(guard), limit=settings.concurrency,
@@ -46,6 +56,7 @@ async def open_client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClien
                                     skip_auto_headers=("Accept-Encoding", "User-Agent"))
     transport = AiohttpTransport(client=session)
     client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,
+                               timeout=httpx.Timeout(max(settings.timeout, longest)),
                                headers={"User-Agent": settings.user_agent,
                                         "Accept-Encoding": "gzip, deflate",
                                         "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
@@ -130,8 +141,10 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                async with asyncio.timeout(self.settings.timeout):
-                    outcome = await self._follow(url, accept, conditional or {})
+                # Armed by `_follow` once the first host slot is held: waiting for a slot is
+                # queueing on our side, not the server being slow.
+                async with asyncio.timeout(None) as deadline:
+                    outcome = await self._follow(url, accept, deadline, conditional or {})
             except TimeoutError:
                 outcome = _Attempt(_failure(url, LinkState.UNREACHABLE, ("timeout",),
                                             f"no complete answer within {self.settings.timeout:g}s"),
@@ -151,7 +164,8 @@ class Fetcher:
         async with self._all, sem, (self.host_slot(host) if self.host_slot else contextlib.nullcontext()):
             yield
 
-    async def _follow(self, url: str, accept: str | None, conditional: Mapping[str, str]) -> _Attempt:
+    async def _follow(self, url: str, accept: str | None, deadline: asyncio.Timeout,
+                      conditional: Mapping[str, str]) -> _Attempt:
         hops: list[Hop] = []
         current = url
         seen = {url}
@@ -163,6 +177,8 @@ class Fetcher:
                                          final_url=current, hops=hops))
             try:
                 async with self._slot(current):
+                    if deadline.when() is None:
+                        deadline.reschedule(asyncio.get_running_loop().time() + self.settings.timeout)
                     first = not hops
                     request = self.client.build_request("GET", current,
                                                         headers=headers | dict(conditional) if first else headers)
@@ -180,7 +196,7 @@ class Fetcher:
                             return await self._read(url, current, response, hops)
                     finally:
                         await response.aclose()
-            except httpx.HTTPError as exc:
+            except _TRANSPORT_ERRORS as exc:
                 return _network_failure(url, current, exc, hops)
             if current in seen:
                 return _Attempt(_failure(url, LinkState.UNREACHABLE, ("redirect-loop",),
@@ -259,7 +275,9 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _network_failure(url: str, current: str, exc: httpx.HTTPError, hops: list[Hop]) -> _Attempt:
+def _network_failure(url: str, current: str, exc: Exception, hops: list[Hop]) -> _Attempt:
+    """The one place a transport or protocol error becomes a verdict: `unreachable` (or
+    `refused`) with a plain sentence; retried only when trying again might help."""
     refusal = refusal_in(exc)
     if refusal:
         return _Attempt(_failure(url, LinkState.REFUSED, ("refused",), f"not fetched: {refusal}",
@@ -273,10 +291,36 @@ def _network_failure(url: str, current: str, exc: httpx.HTTPError, hops: list[Ho
     if isinstance(cause, ssl.SSLError | ssl.CertificateError):
         return _Attempt(_failure(url, LinkState.UNREACHABLE, ("unreachable",),
                                  f"TLS failed with {host}: {cause}", final_url=current, hops=hops))
+    plain = _plain_protocol_error(exc, cause, redirected=bool(hops))
+    if plain:
+        return _Attempt(_failure(url, LinkState.UNREACHABLE, ("unreachable",), f"{host}: {plain}",
+                                 final_url=current, hops=hops))
     detail = str(cause) or type(cause).__name__
     return _Attempt(_failure(url, LinkState.UNREACHABLE, ("unreachable",),
                              f"could not connect to {host}: {detail}", final_url=current, hops=hops),
                     retry=True)
+
+
+def _plain_protocol_error(exc: Exception, cause: BaseException, redirected: bool) -> str:
+    """A sentence for answers that are broken rather than missing (not worth a retry), or ''."""
+    if isinstance(cause, aiohttp.ClientPayloadError | http_exceptions.PayloadEncodingError):
+        return f"the server sent a broken body ({_one_line(str(getattr(cause, 'message', '') or cause))})"
+    if isinstance(cause, aiohttp.ClientResponseError | http_exceptions.HttpProcessingError):
+        detail = str(getattr(cause, "message", "") or cause)
+        what = "a malformed header" if "header" in detail.lower() else "a malformed HTTP answer"
+        return f"the server sent {what} ({_one_line(detail)})"
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | aiohttp.InvalidURL) or \
+            type(exc) is ValueError:  # urljoin's own complaint about a Location header
+        what = "the redirect target" if redirected else "the URL"
+        return f"{what} is not a valid URL ({_one_line(str(exc))})"
+    if isinstance(exc, ValueError):
+        return f"the server's answer could not be decoded ({_one_line(str(exc))})"
+    return ""
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -10,14 +10,15 @@ import os
 import re
 import sys
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from .article import Cited, Parsed, parse_article
-from .config import load_config
+from .config import FetchSettings, load_config
 from .errors import UsageError
 from .fsutil import atomic_write
-from .models import MatchKind
+from .models import FetchResult, LinkState, MatchKind
+from .publication import base_id
 
 HEADER = """# Sources cited by {article}, written by `linkcheck init`.
 # Review the quotes: a paraphrase or a translation will not be found on the page; replace it by
@@ -31,17 +32,8 @@ def _toml_str(text: str) -> str:
 
 
 def source_id(url: str, taken: set[str]) -> str:
-    """A short, stable, readable id: the site's name and the page's last path segment."""
-    parts = urlsplit(url)
-    labels = [x for x in (parts.hostname or "").split(".") if x not in ("www", "jp", "m", "mobile")]
-    site = labels[-2] if len(labels) >= 2 else (labels[0] if labels else "source")
-    if site in ("co", "go", "ac", "or", "ne", "com", "gov") and len(labels) >= 3:
-        site = labels[-3]
-    segments = [s for s in parts.path.split("/") if s]
-    tail = re.sub(r"\.(s?html?|php|aspx?)$", "", segments[-1] if segments else "")
-    if site in ("twitter", "x") and len(segments) >= 3:
-        tail = f"{segments[0]}-{segments[-1]}"
-    base = re.sub(r"[^a-z0-9]+", "-", f"{site}-{tail}".lower()).strip("-")[:48].strip("-") or "source"
+    """A short, stable, readable id, unique among `taken` (which it joins)."""
+    base = base_id(url)
     sid, n = base, 2
     while sid in taken:
         sid, n = f"{base}-{n}", n + 1
@@ -61,27 +53,56 @@ def _quote_lines(cited: Cited) -> list[str]:
     return lines
 
 
-def render_source(cited: Cited, sid: str, article: str) -> str:
+@dataclass
+class _Entry:
+    """One cited URL across every article read: the first article's view, and every citation."""
+
+    cited: Cited
+    citations: list[tuple[str, Cited]] = field(default_factory=list)  # (article, its view)
+
+
+def _citation_lines(citations: list[tuple[str, Cited]]) -> list[str]:
+    return [f"  {{ article = {_toml_str(article)}, notes = [{', '.join(_toml_str(n) for n in c.cites)}], "
+            f"line = {c.line} }}," for article, c in citations]
+
+
+def render_source(entry: _Entry, sid: str) -> str:
+    cited = entry.cited
     out = ["[[source]]", f"id = {_toml_str(sid)}", f"url = {_toml_str(cited.url)}"]
     if cited.title:
         out.append(f"title = {_toml_str(cited.title)}")
     if cited.cites:
         out.append("cites = [" + ", ".join(_toml_str(c) for c in cited.cites) + "]")
-    out += [f"article = {_toml_str(article)}", f"article_line = {cited.line}"]
+    out += ["cited_in = [", *_citation_lines(entry.citations), "]"]
     if cited.quotes:
         out += ["quotes = [", *_quote_lines(cited), "]"]
     return "\n".join(out) + "\n"
 
 
-def render_config(parsed: Parsed, article: str) -> str:
+def _entries(articles: list[tuple[str, Parsed]]) -> list[_Entry]:
+    """One entry per URL, however many articles cite it; quotes gathered from all of them."""
+    by_url: dict[str, _Entry] = {}
+    for article, parsed in articles:
+        for c in parsed.sources:
+            entry = by_url.get(c.url)
+            if entry is None:
+                entry = by_url[c.url] = _Entry(Cited(c.url, c.title, list(c.cites), list(c.quotes), c.line))
+            else:
+                entry.cited.quotes += [q for q in c.quotes if all(q[0] != x[0] for x in entry.cited.quotes)]
+            entry.citations.append((article, c))
+    return list(by_url.values())
+
+
+def render_config(articles: list[tuple[str, Parsed]]) -> str:
     taken: set[str] = set()
-    blocks = [render_source(c, source_id(c.url, taken), article) for c in parsed.sources]
-    return HEADER.format(article=article) + "\n".join(blocks)
+    blocks = [render_source(e, source_id(e.cited.url, taken)) for e in _entries(articles)]
+    names = ", ".join(a for a, _ in articles) if len(articles) <= 3 else f"{len(articles)} articles"
+    return HEADER.format(article=names) + "\n".join(blocks)
 
 
-def merge_config(existing: str, parsed: Parsed, article: str) -> tuple[str, int, int]:
-    """Add new sources and new quotes to an existing config's text, keeping everything else as
-    written (comments, manual edits). Returns (text, sources added, quotes added)."""
+def merge_config(existing: str, articles: list[tuple[str, Parsed]]) -> tuple[str, int, int, int]:
+    """Add new sources, quotes and citations to an existing config's text, keeping everything else
+    as written (comments, manual edits). Returns (text, sources, quotes, citations added)."""
     data = tomllib.loads(existing)
     entries = [e for e in data.get("source", []) if isinstance(e, dict)]
     index_of = {e.get("url"): i for i, e in enumerate(entries)}
@@ -89,27 +110,36 @@ def merge_config(existing: str, parsed: Parsed, article: str) -> tuple[str, int,
     lines = existing.rstrip("\n").split("\n")
     heads = [i for i, line in enumerate(lines) if re.match(r"^\s*\[\[\s*source\s*\]\]", line)]
     appended: list[str] = []
-    updates: list[tuple[int, Cited]] = []
-    for cited in parsed.sources:
-        if cited.url not in index_of:
-            appended.append(render_source(cited, source_id(cited.url, taken), article))
+    updates: list[tuple[int, list[str], list[str]]] = []
+    n_quotes = n_citations = 0
+    for found in _entries(articles):
+        if found.cited.url not in index_of:
+            appended.append(render_source(found, source_id(found.cited.url, taken)))
             continue
-        entry = entries[index_of[cited.url]]
+        entry = entries[index_of[found.cited.url]]
         have = {q if isinstance(q, str) else q.get("text") for q in entry.get("quotes", [])}
-        new = [q for q in cited.quotes if q[0] not in have]
-        if new:
-            updates.append((index_of[cited.url], Cited(cited.url, cited.title, cited.cites, new)))
-    for index, cited in sorted(updates, key=lambda u: u[0], reverse=True):  # bottom-up: heads stay valid
-        end = heads[index + 1] if index + 1 < len(heads) else len(lines)
-        _add_quotes(lines, heads[index], end, _quote_lines(cited))
+        new = [q for q in found.cited.quotes if q[0] not in have]
+        known = {entry.get("article")} | {c.get("article") for c in entry.get("cited_in", []) if isinstance(c, dict)}
+        citations = [(a, c) for a, c in found.citations if a not in known]
+        if new or citations:
+            quote_lines = _quote_lines(Cited(found.cited.url, "", quotes=new)) if new else []
+            updates.append((index_of[found.cited.url], quote_lines, _citation_lines(citations)))
+            n_quotes, n_citations = n_quotes + len(new), n_citations + len(citations)
+    for index, quote_lines, citation_lines in sorted(updates, key=lambda u: u[0], reverse=True):
+        end = heads[index + 1] if index + 1 < len(heads) else len(lines)  # bottom-up: heads stay valid
+        for key, new_lines in (("quotes", quote_lines), ("cited_in", citation_lines)):
+            if new_lines:
+                end += _add_items(lines, heads[index], end, key, new_lines)
     text = "\n".join(lines) + "\n" + "".join("\n" + block for block in appended)
-    return text, len(appended), sum(len(c.quotes) for _, c in updates)
+    return text, len(appended), n_quotes, n_citations
 
 
-def _add_quotes(lines: list[str], start: int, end: int, new: list[str]) -> None:
-    """Insert quote lines into the block lines[start:end], extending its `quotes` array."""
+def _add_items(lines: list[str], start: int, end: int, key: str, new: list[str]) -> int:
+    """Insert item lines into the block lines[start:end], extending its `key` array (made if
+    missing). Returns how many lines the block grew by."""
+    before = len(lines)
     for i in range(start, end):
-        if not re.match(r"^\s*quotes\s*=\s*\[", lines[i]):
+        if not re.match(rf"^\s*{key}\s*=\s*\[", lines[i]):
             continue
         depth = 0
         for j in range(i, end):
@@ -121,33 +151,77 @@ def _add_quotes(lines: list[str], start: int, end: int, new: list[str]) -> None:
                 if body and not body.endswith((",", "[")):
                     body += ","
                 lines[j:j + 1] = [body, *new, "]" + tail] if body.strip() else [*new, "]" + tail]
-                return
+                return len(lines) - before
     at = end
     while at > start + 1 and not lines[at - 1].strip():
         at -= 1
-    lines[at:at] = ["quotes = [", *new, "]"]
+    lines[at:at] = [f"{key} = [", *new, "]"]
+    return len(lines) - before
 
 
-def run_init(article: Path, output: Path, force: bool, merge: bool, check: bool) -> int:
-    try:
-        raw = article.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--from: {article} cannot be read ({exc.strerror})") from None
-    parsed = parse_article(raw, article.name)
-    if not parsed.sources:
-        raise UsageError(f"--from: no cited URL found in {article} (notes look like '[1] Title https://...')")
-    rel = os.path.relpath(article.resolve(), output.resolve().parent)
-    for warning in parsed.warnings:
-        print(f"linkcheck: warning: {warning}", file=sys.stderr)
+ARTICLE_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".txt", ".wiki", ".wikitext", ".mediawiki")
+
+
+def _read_url(url: str, settings: FetchSettings) -> tuple[str, str]:
+    """A published article's main text (HTML of its <main>/<article>), through the guarded client."""
+    from .extract import decode, main_html
+    from .fetch import Fetcher, open_client
+
+    async def get() -> FetchResult:
+        async with open_client(settings) as client:
+            return await Fetcher(client, settings).fetch(url)
+
+    result = asyncio.run(get())
+    if result.error is not None:
+        hint = " (for init: --allow-private)" if result.error is LinkState.REFUSED else ""
+        raise UsageError(f"--from: {url} could not be read: {result.message or result.error.value}{hint}")
+    text, _ = decode(result.body, result.header("content-type"))
+    return main_html(text), "article.html"
+
+
+def read_articles(sources: list[str], output: Path, settings: FetchSettings) -> list[tuple[str, Parsed]]:
+    """Each article named (files, folders of articles, http(s) URLs) as (name, parsed); a file's
+    name is relative to the output's folder, as `cited_in` writes it."""
+    found: list[tuple[str, Parsed]] = []
+    for given in sources:
+        if re.match(r"https?://", given):
+            raw, name = _read_url(given, settings)
+            found.append((given, parse_article(raw, name)))
+            continue
+        path = Path(given)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES) \
+            if path.is_dir() else [path]
+        for file in files:
+            try:
+                raw = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"--from: {file} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+            rel = Path(os.path.relpath(file.resolve(), output.resolve().parent)).as_posix()
+            found.append((rel, parse_article(raw.replace("\r\n", "\n"), file.name)))
+    return found
+
+
+def run_init(sources: list[str], output: Path, force: bool, merge: bool, check: bool,
+             allow_private: bool = False) -> int:
+    settings = FetchSettings(allow_private=allow_private)
+    articles = read_articles(sources, output, settings)
+    for name, parsed in articles:
+        for warning in parsed.warnings:
+            print(f"linkcheck: warning: {name}: {warning}", file=sys.stderr)
+    articles = [(name, parsed) for name, parsed in articles if parsed.sources]
+    if not articles:
+        raise UsageError(f"--from: no cited URL found in {', '.join(sources)} "
+                         "(notes look like '[1] Title https://...')")
     if output.exists() and merge:
-        text, n_src, n_quotes = merge_config(output.read_text(encoding="utf-8"), parsed, rel)
-        summary = f"added {n_src} sources and {n_quotes} quotes to {output}"
+        text, n_src, n_quotes, n_cit = merge_config(output.read_text(encoding="utf-8"), articles)
+        summary = f"added {n_src} sources and {n_quotes} quotes to {output}" + \
+            (f" ({n_cit} more citing articles recorded)" if n_cit else "")
     elif output.exists() and not force:
         raise UsageError(f"{output} already exists; use --force to overwrite it or --merge to add to it")
     else:
-        text = render_config(parsed, rel)
-        summary = f"wrote {output}: {len(parsed.sources)} sources, " \
-                  f"{sum(len(s.quotes) for s in parsed.sources)} quotes"
+        text = render_config(articles)
+        entries = _entries(articles)
+        summary = f"wrote {output}: {len(entries)} sources, {sum(len(e.cited.quotes) for e in entries)} quotes"
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # merging into hand-made TOML we could not follow

@@ -1,8 +1,11 @@
-"""Does the page still say what the article quotes? Exact → normalized → fuzzy. Pure.
+"""Does the page still say what the article quotes? Exact → normalized → fuzzy or altered. Pure.
 
 One `normalize()` is used for quotes and pages alike. A page is prepared once (`Page`) and
-then every quote is looked up in it; the fuzzy tier is rapidfuzz's `partial_ratio_alignment`
-(best-aligned substring, Indel similarity), whose cost grows linearly with the page.
+then every quote is looked up in it. A quote not found verbatim is located with rapidfuzz's
+`partial_ratio_alignment` (best-aligned substring, Indel similarity; cost linear in the page),
+then compared word by word with the passage there (`facts`): `fuzzy` when no difference
+changes a fact, `altered` when the passage is the quoted one with a fact changed, `missing`
+otherwise. Paraphrases are located by the words they share with the page (`paraphrase`).
 
 `found_text` is mapped back from the normalized page to the page's own lines, then widened
 to whole sentences: an approximation that can include one sentence too many when a page
@@ -14,14 +17,15 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
 
-from .models import MatchKind, PageText, Quote, QuoteMatch
+from . import facts
+from .models import Change, MatchKind, PageText, Quote, QuoteKind, QuoteMatch
+from .paraphrase import SentenceIndex
 
 _WS_RE = re.compile(r"\s+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
@@ -40,11 +44,8 @@ _PARA_NUMBER_RE = re.compile(r"\(?\d{1,3}[.)]")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)|(?<=[。！？])[」』）]*")
 
 
-_WORD_RE = re.compile(r"\w+(?:'\w+)?")
-_INNER_HYPHEN_RE = re.compile(r"(?<=\w)-(?=\w)")
-_NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "nobody", "nor", "neither", "without",
-                        "cannot", "nowhere"})
-NEGATION_WEIGHT = 5
+_ELLIPSIS = "..."  # what NFKC makes of "…"
+LOCATE_FLOOR = 0.5  # below this character score nothing on the page is the quoted passage
 
 
 def normalize(text: str) -> str:
@@ -111,35 +112,87 @@ class Page:
     def find(self, quote: Quote, min_score: float) -> QuoteMatch:
         if quote.locator is not None and quote.locator in self.page.paragraphs:
             para = PageText(text=self.page.paragraphs[quote.locator], main="")
-            return Page(para).find(Quote(quote.text, quote.prefix, quote.suffix), min_score)
+            return Page(para).find(Quote(quote.text, quote.prefix, quote.suffix, kind=quote.kind), min_score)
         wanted = _WS_RE.sub(" ", quote.text).strip()
         hit = _best_occurrence(self.exact.text, wanted, quote, lambda s: _WS_RE.sub(" ", s))
         if hit is not None:
             return QuoteMatch(quote.text, MatchKind.EXACT, 1.0, self._found(self.exact, hit, len(wanted)))
         nq = normalize_quote(quote.text)
         if not nq or not self.norm.text:
-            return QuoteMatch(quote.text, MatchKind.MISSING, 0.0, None)
+            kind = MatchKind.UNVERIFIABLE if quote.kind is QuoteKind.PARAPHRASE else MatchKind.MISSING
+            return QuoteMatch(quote.text, kind, 0.0, None)
         hit = _best_occurrence(self.norm.text, nq, quote, normalize)
         if hit is not None:
             return QuoteMatch(quote.text, MatchKind.NORMALIZED, 1.0, self._found(self.norm, hit, len(nq)))
-        start, end, score = self._fuzzy(nq)
-        kind = MatchKind.FUZZY if score >= min_score else MatchKind.MISSING
-        found = self._found(self.norm, start, end - start, precise=False) if end > start else None
-        return QuoteMatch(quote.text, kind, round(score, 3), found)
+        if quote.kind is QuoteKind.PARAPHRASE:
+            return self._paraphrase(quote.text, nq)
+        return self._closest(quote.text, nq, min_score)
 
-    def _fuzzy(self, nq: str) -> tuple[int, int, float]:
+    @cached_property
+    def sentences(self) -> list[tuple[int, int, int]]:
+        """(line, start, end) of every sentence of the page."""
+        return [(k, s, e) for k, line in enumerate(self.lines) for s, e in sentence_spans(line)]
+
+    @cached_property
+    def sentence_index(self) -> SentenceIndex:
+        return SentenceIndex([normalize(self.lines[k][s:e]) for k, s, e in self.sentences])
+
+    def _paraphrase(self, text: str, nq: str) -> QuoteMatch:
+        """The sentences the paraphrase restates; `unverifiable` (with the nearest one) when no
+        passage shares enough of its words: a paraphrase is never `missing` for its wording."""
+        located = self.sentence_index.locate(nq)
+        if located is None:
+            return QuoteMatch(text, MatchKind.UNVERIFIABLE, 0.0, None)
+        (k1, s1, _), (k2, _, e2) = self.sentences[located.first], self.sentences[located.last]
+        found = self.lines[k1][s1:e2] if k1 == k2 else f"{self.lines[k1][s1:]} {self.lines[k2][:e2]}"
+        kind = MatchKind.FUZZY if located.plausible else MatchKind.UNVERIFIABLE
+        return QuoteMatch(text, kind, round(located.coverage, 3), found)
+
+    def _closest(self, text: str, nq: str, min_score: float) -> QuoteMatch:
+        """The best-aligned passage, compared word by word: fuzzy when every difference leaves
+        the facts alone, altered when it is the quoted passage with a fact changed, else missing."""
+        start, end, located = self._locate(nq)
+        if end <= start:
+            return QuoteMatch(text, MatchKind.MISSING, 0.0, None)
+        nearest = self._found(self.norm, start, end - start, precise=False)
+        if located < LOCATE_FLOOR:
+            return QuoteMatch(text, MatchKind.MISSING, round(located, 3), nearest)
+        hay = self.norm.text
+        margin = max(24, (end - start) // 3)
+        w0 = max(0, start - margin)
+        window = hay[w0:min(len(hay), end + margin)]
+        page_tokens = facts.tokens(window)
+        compared = facts.compare(facts.tokens(nq), page_tokens)
+        if compared is None or compared.first < 0:  # too long to align word by word
+            kind = MatchKind.FUZZY if located >= min_score else MatchKind.MISSING
+            return QuoteMatch(text, kind, round(located, 3), nearest)
+        s, e = w0 + page_tokens[compared.first].start, w0 + page_tokens[compared.last].end
+        found = self._found(self.norm, s, e - s)
+        score = round(compared.score, 3)
+        if not facts.plausible(compared):
+            return QuoteMatch(text, MatchKind.MISSING, round(min(located, compared.score), 3), nearest)
+        if compared.facts:
+            changes = tuple(Change(as_written(c.quote, text), as_written(c.page, found))
+                            for c in facts.changes(compared, nq, window))
+            return QuoteMatch(text, MatchKind.ALTERED, score, found, changes=changes)
+        return QuoteMatch(text, MatchKind.FUZZY if score >= min_score else MatchKind.MISSING, score, found)
+
+    def _locate(self, nq: str) -> tuple[int, int, float]:
+        """Where the quote aligns best on the normalized page, by characters. A quote with an
+        ellipsis is located by its longest piece, widened by the length of the rest."""
         hay = self.norm.text
         if len(nq) >= len(hay):  # a quote longer than the page: compare whole strings
-            return 0, len(hay), min(fuzz.ratio(nq, hay) / 100, word_score(nq, hay))
-        res = fuzz.partial_ratio_alignment(nq, hay)
+            return 0, len(hay), fuzz.ratio(nq, hay) / 100
+        pieces = [p for p in nq.split(_ELLIPSIS) if p.strip()]
+        piece = max(pieces, key=len) if pieces else nq
+        res = fuzz.partial_ratio_alignment(piece, hay)
         if res is None:
             return 0, 0, 0.0
-        start, end = res.dest_start, res.dest_end
-        while start > 0 and hay[start - 1].isalnum():  # whole words, for the word-level score
-            start -= 1
-        while end < len(hay) and hay[end].isalnum():
-            end += 1
-        return res.dest_start, res.dest_end, min(res.score / 100, word_score(nq, hay[start:end]))
+        if piece == nq:
+            return res.dest_start, res.dest_end, res.score / 100
+        before = nq.index(piece)
+        after = len(nq) - before - len(piece)
+        return max(0, res.dest_start - 2 * before), min(len(hay), res.dest_end + 2 * after), res.score / 100
 
     def _found(self, layer: _Layer, start: int, length: int, precise: bool = True) -> str:
         """The page's own words around [start, start+length) of `layer`, widened to sentences."""
@@ -152,43 +205,44 @@ class Page:
         return _sentences_covering(original, folded, local, local + length, normalize, precise)
 
 
-def _words(text: str) -> list[str]:
-    return _WORD_RE.findall(_INNER_HYPHEN_RE.sub("", text))
+def as_written(surface: str, original: str) -> str:
+    """`surface` (normalized, so lower-case) as `original` writes it, when it can be found there."""
+    if not surface:
+        return surface
+    pattern = re.escape(surface).replace(r"\ ", r"\s+")
+    if not _CJK_CHAR_RE.search(surface):  # whole words: "all" is not the start of "Allies"
+        pattern = rf"(?<!\w){pattern}(?!\w)"
+    m = re.search(pattern, original, re.I)
+    return m.group() if m else surface
 
 
-def word_score(quote: str, passage: str) -> float:
-    """Word-level similarity of two normalized texts (1.0 for CJK text, which has no words):
-    Indel over words, a misspelt word counted as the quote's word, and a negation ("not",
-    "never", "n't"...) weighing five words, so that "we plan to leave" does not pass for "we have
-    no plans to leave" however close the characters are."""
-    q = _words(quote)
-    if len(q) < 3 or _CJK_CHAR_RE.search(quote):
-        return 1.0
-    vocabulary = list(dict.fromkeys(q))  # in quote order: ties go to the earlier word, every run alike
-    known = set(vocabulary)
+def _occurrences(hay: str, needle: str) -> Iterator[int]:
+    """Offsets of `needle` in `hay` that do not cut a word: "he faced" is not in "she faced", nor
+    "that is" in "that isn't" (CJK text has no spaces between words and is not checked)."""
+    starts_word = _edge_is_word(needle[:1])
+    ends_word = _edge_is_word(needle[-1:])
+    pos = hay.find(needle)
+    while pos >= 0:
+        end = pos + len(needle)
+        cut_before = starts_word and _edge_is_word(hay[pos - 1:pos])
+        if not cut_before and not (ends_word and _edge_is_word(hay[end:end + 1])):
+            yield pos
+        pos = hay.find(needle, pos + 1)
 
-    def as_quoted(word: str) -> str:
-        if word in known:
-            return word
-        best = max(vocabulary, key=lambda v: fuzz.ratio(word, v))
-        return best if fuzz.ratio(word, best) >= 80 else word
 
-    def weighted(words: list[str]) -> list[str]:
-        return [w for w in words for _ in range(NEGATION_WEIGHT if w in _NEGATIONS or w.endswith("n't") else 1)]
-
-    p = [as_quoted(w) for w in _words(passage)]
-    return float(Indel.normalized_similarity(weighted(q), weighted(p)))
+def _edge_is_word(ch: str) -> bool:
+    return ch.isalnum() and not _CJK_CHAR_RE.match(ch)
 
 
 def _best_occurrence(hay: str, needle: str, quote: Quote,
                      fold: Callable[[str], str]) -> int | None:
     """Offset of `needle` in `hay`; with prefix/suffix given, the occurrence they fit best."""
-    pos = hay.find(needle)
-    if pos < 0 or not (quote.prefix or quote.suffix):
-        return None if pos < 0 else pos
+    found = _occurrences(hay, needle)
+    if not (quote.prefix or quote.suffix):
+        return next(found, None)
     prefix, suffix = fold(quote.prefix).strip(), fold(quote.suffix).strip()
-    best, best_score = pos, -1.0
-    while pos >= 0:
+    best, best_score = None, -1.0
+    for pos in found:
         score = 0.0
         if prefix:
             score += fuzz.ratio(prefix, hay[max(0, pos - len(prefix) - 1):pos].strip())
@@ -197,7 +251,6 @@ def _best_occurrence(hay: str, needle: str, quote: Quote,
             score += fuzz.ratio(suffix, hay[end:end + len(suffix) + 1].strip())
         if score > best_score:
             best, best_score = pos, score
-        pos = hay.find(needle, pos + 1)
     return best
 
 
@@ -238,8 +291,8 @@ def _sentences_covering(original: str, folded: str, start: int, end: int,
 
 def match_quotes(page: PageText, quotes: Sequence[Quote], min_score: float) -> tuple[QuoteMatch, ...]:
     prepared = Page(page)
-    return tuple(prepared.find(q, min_score) for q in quotes)
+    return tuple(replace(prepared.find(q, min_score), kind=q.kind) for q in quotes)
 
 
 def unverifiable(quotes: Sequence[Quote]) -> tuple[QuoteMatch, ...]:
-    return tuple(QuoteMatch(q.text, MatchKind.UNVERIFIABLE, 0.0, None) for q in quotes)
+    return tuple(QuoteMatch(q.text, MatchKind.UNVERIFIABLE, 0.0, None, kind=q.kind) for q in quotes)

@@ -57,7 +57,7 @@ PROBLEMS = (
     "dead", "soft-404", "redirected", "unreachable", "timeout", "too-large", "blocked",
     "bot-wall", "refused", "redirect-loop", "quote-missing", "quote-lost", "quote-fuzzy",
     "content-changed", "confirmed-dead", "archive-failed", "quote-altered", "quote-changed",
-    "internal-error",
+    "internal-error", "no-text",
 )
 
 
@@ -84,6 +84,9 @@ class Citation:
     article: str
     notes: tuple[str, ...] = ()
     line: int = 0
+    sentence: str = ""  # the article's sentence that cites the source (for the digest)
+    title: str = ""  # the article's title
+    sha256: str = ""  # of the article's bytes when the pass read it: `fix` refuses a file changed since
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,10 @@ class QuoteMatch:
     found_text: str | None
     lost: bool = False  # found on an earlier pass, missing now
     changes: tuple[Change, ...] = ()  # for `altered`: each word-level difference, quote → page
+    page: int | None = None  # in a PDF: the page `found_text` starts on (1-based)
+    kind: QuoteKind = QuoteKind.QUOTE  # a paraphrase is located, never `missing` for its wording
+    previous_text: str | None = None  # the passage as it read on the last pass, when it reads differently now
+    passage_changes: tuple[Change, ...] = ()  # ... word by word: Change(quote=then, page=now)
 
 
 @dataclass(frozen=True)
@@ -212,3 +219,7 @@ class CheckRun:
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
+
+    def internal_errors(self) -> int:
+        """Sources whose check hit a bug (the pass went on without them)."""
+        return sum(1 for o in self.outcomes if "internal-error" in o.problems)

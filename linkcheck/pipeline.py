@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,11 +24,13 @@ from .analyse import UNREADABLE, Analysis, CpuPool
 from .archive.runner import Archiver, Job, stored_capture
 from .archive.snapshots import Written, stored_snapshot, write_snapshot
 from .archive.wayback import Wayback, keys_from_env
-from .config import Config
+from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
+from .feeds import refresh_feeds
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
+from .match import unverifiable
 from .models import (
     Capture,
     CaptureState,
@@ -42,6 +45,7 @@ from .models import (
     SourceOutcome,
     Status,
 )
+from .passage import mark_changed
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
 from .reporters.jsonfmt import outcome_dict
@@ -49,6 +53,7 @@ from .store import Prior, Record, RunEnd, SnapshotRow, Store, Validator, Version
 from .verdict import Verdict
 
 Progress = Callable[[int, int], None]
+_log = logging.getLogger(__name__)  # internal errors' tracebacks: `--debug` and the daemon show them
 _FAILED = (LinkState.UNREACHABLE, LinkState.DEAD, LinkState.SOFT_404)  # count towards "confirmed dead"
 BATCH = 200  # results per history transaction at most
 BATCH_TEXT = 1_000_000  # and at most this many bytes of new (compressed) text versions
@@ -135,7 +140,7 @@ def _second_try(verdict: Verdict) -> bool:
     limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
     briefly unwell."""
     return verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
-        not {"redirect-loop", "too-large"} & set(verdict.problems)
+        not {"redirect-loop", "too-large", "internal-error"} & set(verdict.problems)
 
 
 def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
@@ -166,6 +171,29 @@ async def assess(source: Source, prior: Prior, deps: Deps, *, last_try: bool = T
     return _judge(source, fetch, analysis, prior, deps, await _snapshot(source, fetch, analysis, deps), now_utc())
 
 
+async def _isolated(src: Source, prior: Prior, deps: Deps, last_try: bool) -> Assessed | None:
+    """The isolation boundary around one source's check: whatever goes wrong stays with it."""
+    try:
+        return await assess(src, prior, deps, last_try=last_try)
+    except Exception as exc:  # a bug in one source's check must not end the pass
+        return _internal_error(src, exc, prior)
+
+
+def _internal_error(src: Source, exc: Exception, prior: Prior) -> Assessed:
+    """A bug met while checking `src`, as that source's outcome. It is not the source's failure:
+    nothing is known about the page, so its failure streak does not grow (nor is it confirmed)."""
+    _log.debug("internal error while checking %s", src.id, exc_info=exc)
+    detail = " ".join(str(exc).split())[:200]
+    message = (f"internal error while checking this source (a bug, please report it): "
+               f"{type(exc).__name__}{': ' + detail if detail else ''}")
+    verdict = Verdict(LinkState.UNREACHABLE, ("internal-error",), message)
+    quotes = unverifiable(src.quotes)
+    drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
+    return Assessed(src, src.url, None, verdict, LinkState.UNREACHABLE, quotes, drift, None, ("internal-error",),
+                    0, None, "", Analysis(verdict, quotes, None, None), stamp(now_utc()), prior.detail, None, None,
+                    None)
+
+
 async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: Deps) -> Written | None:
     """The page's WARC: the stored one of the same payload, else a new one (in a worker process)."""
     if analysis.not_modified or fetch.error is not None or not fetch.raw or tweet_url(src.url):
@@ -185,7 +213,7 @@ async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: D
 def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,
            written: Written | None, now: datetime) -> Assessed:
     config = deps.config
-    quotes = _mark_lost(analysis.quotes, prior)
+    quotes = mark_changed(_mark_lost(analysis.quotes, prior), (prior.last or {}).get("quotes", []))
     link = analysis.verdict.link
     digest_hash = analysis.text_hash if link not in UNREADABLE else None
     version = None
@@ -286,24 +314,35 @@ class _Pass:
     async def _one(self, i: int, last_try: bool) -> None:
         src = self.sources[i]
         prior = self.store.prior(src.id, self.config.policy.drift_window)
-        assessed = await assess(src, prior, self.deps, last_try=last_try)
+        assessed = await _isolated(src, prior, self.deps, last_try)
         self.read += 1
         if self.progress:
             self.progress(min(self.read, len(self.sources)), len(self.sources))
         if assessed is None:
             self.later.append(i)
         elif self.archiver is None:
-            self._record(i, assessed, stored_capture(self.store, assessed.job.url, self.archive_off))
+            self._record(i, assessed, stored_capture(self.store, assessed.job.url, self.archive_off), archived=False)
         else:  # archive work goes on beside the pass, under its own deadline
             task = asyncio.create_task(self._archive(i, assessed, self.archiver))
             self.archiving.add(task)
             task.add_done_callback(self.archiving.discard)
 
     async def _archive(self, i: int, assessed: Assessed, archiver: Archiver) -> None:
-        self._record(i, assessed, await archiver.capture(assessed.job))
+        try:
+            capture = await archiver.capture(assessed.job)
+        except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
+            _log.debug("internal error while archiving", exc_info=exc)
+            why = f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}"
+            self._record(i, assessed, stored_capture(self.store, assessed.job.url, why), archived=False)
+            return
+        self._record(i, assessed, capture)
 
-    def _record(self, i: int, assessed: Assessed, capture: Capture) -> None:
+    def _record(self, i: int, assessed: Assessed, capture: Capture, archived: bool = True) -> None:
+        """`archived`: the capture is a new state for history; when nothing was asked of the archive,
+        the stored row is reported as it is and left alone (a pending save stays pending)."""
         self.outcomes[i], record = _recorded(assessed, capture, self.fail_on)
+        if not archived:
+            record = replace(record, capture=None)
         self.batch.append(record)
         self.batch_text += len(record.version.main_text or b"") if record.version else 0
         if len(self.batch) >= BATCH or self.batch_text >= BATCH_TEXT:
@@ -344,20 +383,26 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
 
 async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),
                    progress: Progress | None = None, lock_wait: float = 10.0, distribute: bool = False) -> CheckRun:
-    """A whole pass as the CLI and the daemon run it: lock, history, client, reports. `distribute`:
-    the sources are checked by `linkcheck worker` processes (PostgreSQL history)."""
-    sources = [s for s in config.sources if not only or s.id in only]
-    with pass_lock(config.root, lock_wait), Store.open(config.database) as store:
-        if distribute:
-            from .distribute import distributed_pass
-
-            run = await distributed_pass(config, sources, store, archive=archive, progress=progress,
-                                         partial=bool(only))
-        else:
+    """A whole pass as the CLI and the daemon run it: lock, history, client, reports, pruning.
+    `distribute`: the sources are checked by `linkcheck worker` processes (PostgreSQL history)."""
+    with pass_lock(config.root, lock_wait):
+        if config.articles.feeds:  # the feeds' new or changed articles, then their citations
             async with open_client(config.fetch) as client:
-                run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
-                                       partial=bool(only))
-        store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
+                await refresh_feeds(config, client)
+            config = load_config(config.path)
+        sources = [s for s in config.sources if not only or s.id in only]
+        partial = len(sources) < len(config.sources)
+        with Store.open(config.database) as store:
+            if distribute:
+                from .distribute import distributed_pass
+
+                run = await distributed_pass(config, sources, store, archive=archive, progress=progress,
+                                             partial=partial)
+            else:
+                async with open_client(config.fetch, config.archive.request_timeout) as client:
+                    run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
+                                           partial=partial)
+            store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
         write_run_reports(config.root / "reports", run)
         prune_reports(config.root / "reports", config.history.reports_keep)
     return run

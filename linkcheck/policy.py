@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .models import Drift, DriftState, LinkState, MatchKind, QuoteMatch, Status
+from .models import Change, Drift, DriftState, LinkState, MatchKind, QuoteKind, QuoteMatch, Status
 
 # Problems that mean "we could not look", not "the citation is wrong".
-UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop"})
+UNVERIFIED = frozenset({"unreachable", "timeout", "blocked", "bot-wall", "refused", "too-large", "redirect-loop",
+                        "internal-error", "no-text"})
 # Problems that make a source a warning when they do not make it broken.
-WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed"}
+WARNING_PROBLEMS = UNVERIFIED | {"redirected", "content-changed", "quote-changed"}
 # A fail_on name also covers these stronger forms of itself.
-_ALSO = {"quote-missing": {"quote-lost"}, "dead": {"confirmed-dead"}, "changed": {"content-changed"}}
+_ALSO = {"quote-missing": {"quote-lost", "quote-altered"}, "dead": {"confirmed-dead"}, "changed": {"content-changed"}}
 
 
 NEAR = 0.6  # below this score the best passage is named, but not called close
@@ -39,9 +40,22 @@ def quote_problems(quotes: Sequence[QuoteMatch]) -> list[str]:
         problems.append("quote-lost")
     if any(q.match is MatchKind.MISSING and not q.lost for q in quotes):
         problems.append("quote-missing")
-    if any(q.match is MatchKind.FUZZY for q in quotes):
+    if any(q.match is MatchKind.ALTERED for q in quotes):
+        problems.append("quote-altered")
+    if any(q.match is MatchKind.FUZZY and q.kind is QuoteKind.QUOTE for q in quotes):
         problems.append("quote-fuzzy")
+    if any(q.passage_changes for q in quotes):
+        problems.append("quote-changed")
     return problems
+
+
+def changes_text(changes: Sequence[Change], limit: int = 5) -> str:
+    """Word-level changes as an editor reads them: `12 → 15; “more” → “fewer”`."""
+    def side(text: str) -> str:
+        return text if text and any(c.isdigit() for c in text) and " " not in text else f"“{text}”" if text \
+            else "(nothing)"
+    shown = "; ".join(f"{side(c.quote)} → {side(c.page)}" for c in changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
 def _short(text: str | None, limit: int = 160) -> str:
@@ -54,10 +68,17 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
     parts = []
     if confirmed:
         parts.append(confirmed)
-    if link not in (LinkState.ALIVE,) and link_message:
+    if link_message:  # an alive page has none, unless it could not be read (no-text)
         parts.append(link_message)
     lost = [q for q in quotes if q.lost]
     missing = [q for q in quotes if q.match is MatchKind.MISSING and not q.lost]
+    altered = [q for q in quotes if q.match is MatchKind.ALTERED]
+    if altered:
+        what = "the quoted passage reads differently" if len(quotes) == 1 else \
+            f"{len(altered)} of {len(quotes)} quotes read differently"
+        every = [c for q in altered for c in q.changes]
+        parts.append(f"{what} on the page ({changes_text(every)}); it says: "
+                     f"“{_short(altered[0].found_text)}”")
     if lost:
         parts.append(f"{len(lost)} quoted passage{'s are' if len(lost) > 1 else ' is'} no longer on the "
                      f"page; it now reads: “{_short(lost[0].found_text)}”")
@@ -71,6 +92,15 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
         else:
             hint = ""
         parts.append(f"{what} not on the page{hint}")
+    changed = [q for q in quotes if q.passage_changes]
+    if changed:
+        parts.append(f"the passage {'a quote' if len(quotes) > 1 else 'the quote'} matched on the last check "
+                     f"reads differently now ({changes_text(changed[0].passage_changes)})")
+    unlocated = [q for q in quotes if q.kind is QuoteKind.PARAPHRASE and q.match is MatchKind.UNVERIFIABLE]
+    if unlocated and link is LinkState.ALIVE:
+        nearest = unlocated[0].found_text
+        parts.append("the passage a paraphrase restates could not be located"
+                     + (f" (nearest: “{_short(nearest)}”)" if nearest else ""))
     if drift.state is DriftState.CHANGED:
         parts.append(f"the main text changed since the last snapshot (similarity {drift.similarity:.2f})")
     text = "; ".join(parts[:3])

@@ -20,16 +20,31 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _cron_days(field: str) -> str:
-    """Cron's numeric day-of-week (0/7 = Sunday) as names, ranges and lists kept."""
+    """Cron's numeric day-of-week (0/7 = Sunday) as names, ranges and lists kept. Numeric
+    steps (`*/2`, `1-5/2`) are expanded to cron's days first, then named."""
     def name(m: re.Match[str]) -> str:
         n = int(m.group(0))
         if n > 7:
             raise ValueError(f"day of week {n} is out of range (0-7)")
         return _DAYS[n]
 
-    if "/" in field:  # steps need numbers; keep them as cron means them by expanding
-        return field
-    return re.sub(r"\d+", name, field)
+    return ",".join(re.sub(r"\d+", name, _expand_step(part)) for part in field.split(","))
+
+
+def _expand_step(part: str) -> str:
+    """`*/2` → `0,2,4,6`; `1-5/2` → `1,3,5`; `3/2` → `3,5`; anything else unchanged."""
+    m = re.fullmatch(r"(\*|(\d+)(?:-(\d+))?)/(\d+)", part)
+    if not m:
+        return part
+    step = int(m.group(4))
+    if step < 1:
+        raise ValueError(f"step {step} in {part!r} must be 1 or more")
+    first = 0 if m.group(1) == "*" else int(m.group(2))
+    last = 6 if m.group(1) == "*" else int(m.group(3) or 7)
+    days = range(first, last + 1, step)
+    if not days:
+        raise ValueError(f"{part!r} names no day of the week")
+    return ",".join(str(d) for d in days)
 
 
 def interval_seconds(spec: str) -> float | None:

@@ -78,16 +78,17 @@ def join_result(row: tuple[Any, ...], detail: str) -> dict[str, Any]:
 
 def _m2_compact_history(db: Db) -> None:
     """One typed row per source per pass; the rest of the entry (`details`) only when it changed.
-    `latest` points at each source's newest outcome so status and reports do not scan history."""
+    `latest` points at each source's newest outcome so status and reports do not scan history.
+    Rows stay small (an unchanged pass adds ~150 bytes a source): the snapshot is its `snapshots`
+    rowid, and there is no index but the primary key (reads go by source, pruning by run)."""
     _script(db, """
         CREATE TABLE details (id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, data BLOB NOT NULL);
         CREATE TABLE outcomes (
             source_id TEXT NOT NULL, run_id INTEGER NOT NULL REFERENCES runs(id), checked TEXT NOT NULL,
             status TEXT NOT NULL, link TEXT NOT NULL, http_status INTEGER, failures INTEGER NOT NULL,
-            first_failed TEXT, text_hash TEXT, snapshot TEXT, problems TEXT NOT NULL,
+            first_failed TEXT, text_hash TEXT, snapshot INTEGER, problems TEXT NOT NULL,
             detail_id INTEGER NOT NULL REFERENCES details(id),
             PRIMARY KEY (source_id, run_id)) WITHOUT ROWID;
-        CREATE INDEX outcomes_by_checked ON outcomes (checked);
         CREATE TABLE latest (source_id TEXT PRIMARY KEY, run_id INTEGER NOT NULL) WITHOUT ROWID;
         CREATE INDEX runs_complete ON runs (partial, id);
     """)
@@ -97,13 +98,15 @@ def _m2_compact_history(db: Db) -> None:
         typed, detail, _ = split_result(json.loads(data))
         detail_id = _detail_id(db, source_id, detail, last.get(source_id))
         last[source_id] = (detail_id, detail)
-        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.execute(f"INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_SNAPSHOT_ID}, ?, ?)",
                    (source_id, run_id, checked, *typed[:6], snapshot_col, typed[6], detail_id))
         db.execute(_LATEST, (source_id, run_id))
     db.execute("DROP TABLE results")
 
 
 _LATEST = "INSERT INTO latest VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE SET run_id = excluded.run_id"
+
+_SNAPSHOT_ID = "(SELECT rowid FROM snapshots WHERE path = ?)"
 
 
 def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
@@ -133,13 +136,9 @@ def _m3_validators(db: Db) -> None:
 
 
 def _m4_shared_history(db: Db) -> None:
-    """For PostgreSQL and workers: each source's snapshots numbered in the order they were written
-    (`prune` keeps the newest; SQLite's rowid said so until now, PostgreSQL has no such order), and
-    a pass's results found without reading all of history (`check --distribute` collects them)."""
-    _script(db, "ALTER TABLE snapshots ADD COLUMN seq INTEGER NOT NULL DEFAULT 0; "
-                "CREATE INDEX outcomes_by_run ON outcomes (run_id)")
-    if db.dialect == "sqlite":
-        db.execute("UPDATE snapshots SET seq = rowid")
+    """A pass's results found from `latest` without reading history (`check --distribute` follows
+    its progress and collects them there)."""
+    _script(db, "CREATE INDEX latest_by_run ON latest (run_id)")
 
 
 MIGRATIONS: list[tuple[str, Callable[[Db], None]]] = [
@@ -278,7 +277,8 @@ class Store:
     # --- reading ---------------------------------------------------------------------------
 
     # CROSS JOIN keeps SQLite from scanning `outcomes` (all of history) to find the latest rows.
-    _ROW = ("o.checked, o.snapshot, o.status, o.link, o.http_status, o.failures, o.first_failed, "
+    _ROW = ("o.checked, (SELECT path FROM snapshots WHERE rowid = o.snapshot), o.status, o.link, o.http_status, "
+            "o.failures, o.first_failed, "
             "o.text_hash, o.problems, d.data")
 
     def prior(self, source_id: str, window: int) -> Prior:
@@ -308,7 +308,7 @@ class Store:
         return row[0] if row else None
 
     def last_run(self) -> tuple[str, str] | None:
-        """(started, finished) of the last complete pass."""
+        """The last complete pass: a killed pass, or one over some sources only (`--only`), is partial."""
         row = self.db.execute("SELECT started, finished FROM runs WHERE partial = 0 ORDER BY id DESC LIMIT 1"
                               ).fetchone()
         return (row[0], row[1]) if row else None
@@ -319,16 +319,35 @@ class Store:
             f"SELECT {self._ROW} FROM outcomes o JOIN details d ON d.id = o.detail_id WHERE o.source_id = ? "
             "ORDER BY o.run_id DESC LIMIT ?", (source_id, limit))]
 
+    def timeline(self, source_id: str, since: str = "", limit: int = 200) -> list[dict[str, str]]:
+        """The source's checked/status/link, newest first, from typed columns only (no detail read)."""
+        return [{"checked": c, "status": s, "link": k} for c, s, k in self.db.execute(
+            "SELECT checked, status, link FROM outcomes WHERE source_id = ? AND checked >= ? "
+            "ORDER BY run_id DESC LIMIT ?", (source_id, since, limit))]
+
+    def changes_since(self, source_id: str, since: str) -> list[dict[str, Any]]:
+        """The source's results checked since `since` whose detail differs from the result before
+        (drift, captures, quotes, messages): the only ones with news in them. Newest first."""
+        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+            f"SELECT {self._ROW} FROM outcomes o JOIN details d ON d.id = o.detail_id "
+            "WHERE o.source_id = ? AND o.checked >= ? AND o.detail_id IS NOT (SELECT p.detail_id FROM outcomes p "
+            "WHERE p.source_id = o.source_id AND p.run_id < o.run_id ORDER BY p.run_id DESC LIMIT 1) "
+            "ORDER BY o.run_id DESC", (source_id, since))]
+
     def latest_results(self) -> list[dict[str, Any]]:
         return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
 
     def run_results(self, run_id: int) -> dict[str, dict[str, Any]]:
-        """The results a pass has stored so far, by source id."""
+        """The results the newest pass has stored so far, by source id (read from `latest`)."""
         return {row[10]: join_result(row[:9], _detail(row[9])) for row in self.db.execute(
-            f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
-            "WHERE o.run_id = ?", (run_id,))}
+            f"SELECT {self._ROW}, o.source_id FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
+            "JOIN details d ON d.id = o.detail_id WHERE l.run_id = ?", (run_id,))}
+
+    def count_in_run(self, run_id: int) -> int:
+        """How many sources the newest pass has stored so far."""
+        return int(self.db.execute("SELECT count(*) FROM latest WHERE run_id = ?", (run_id,)).fetchone()[0])
 
     def checked_in_run(self, run_id: int, source_ids: Sequence[str]) -> set[str]:
         """Which of `source_ids` already have their outcome of this pass (a retried job skips them)."""
@@ -355,7 +374,7 @@ class Store:
     def snapshots(self) -> list[SnapshotRow]:
         return [SnapshotRow(*row) for row in self.db.execute(
             "SELECT path, source_id, url, payload_digest, text_hash, written FROM snapshots "
-            "ORDER BY source_id, seq")]
+            "ORDER BY source_id, rowid")]
 
     def last_digest(self) -> str | None:
         row = self.db.execute("SELECT max(written) FROM digests").fetchone()
@@ -381,6 +400,10 @@ class Store:
     @staticmethod
     def _save(db: Db, run_id: int, rec: Record) -> None:
         source_id = rec.result["id"]
+        if (s := rec.snapshot) is not None:
+            db.execute("INSERT INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       (s.path, s.source_id, s.url, s.payload_digest, s.text_hash, s.written))
         typed, detail, snapshot = split_result(rec.result)
         detail_id = _detail_id(db, source_id, detail, rec.previous)
         db.execute(_OUTCOME, (source_id, run_id, rec.checked, *typed[:6], snapshot, typed[6], detail_id))
@@ -392,14 +415,7 @@ class Store:
             else:
                 db.execute("INSERT INTO versions (source_id, text_hash, first_seen, last_seen, main_text) "
                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, text_hash) DO UPDATE SET "
-                           "last_seen = excluded.last_seen",
-                           (v.source_id, v.text_hash, v.seen, v.seen, v.main_text))
-        if (s := rec.snapshot) is not None:
-            # One job per source at a time (a pass, or a worker), so the next number is this one's.
-            db.execute("INSERT INTO snapshots (path, source_id, url, payload_digest, text_hash, written, seq) "
-                       "SELECT ?, ?, ?, ?, ?, ?, coalesce(max(seq), 0) + 1 FROM snapshots WHERE source_id = ? "
-                       "ON CONFLICT DO NOTHING",
-                       (s.path, s.source_id, s.url, s.payload_digest, s.text_hash, s.written, s.source_id))
+                           "last_seen = excluded.last_seen", (v.source_id, v.text_hash, v.seen, v.seen, v.main_text))
         if (val := rec.validator) is not None:
             db.execute("INSERT INTO validators VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
                        "url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified, "
@@ -417,19 +433,25 @@ class Store:
                 db.execute(_CAPTURE, (url, c.state.value, c.url, c.timestamp, checked, c.message))
 
     def prune_history(self, before: str) -> int:
-        """Delete results checked before `before` (never a source's newest one), the details only they
-        used and the runs left empty. Text versions stay: every changed version is kept. Returns the
-        number of results deleted."""
+        """Delete the results of passes started before `before` (never a source's newest one), the
+        details only they used and the runs left empty. Text versions stay: every changed version is
+        kept. Returns the number of results deleted."""
         with self.transaction() as db:
-            doomed = db.execute("DELETE FROM outcomes AS o WHERE o.checked < ? AND o.run_id < (SELECT run_id "
-                                "FROM latest l WHERE l.source_id = o.source_id) RETURNING detail_id",
-                                (before,)).fetchall()
-            db.executemany("DELETE FROM details WHERE id = ? AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE "
-                           "o.source_id = details.source_id AND o.detail_id = details.id)",
-                           [(d,) for d in {row[0] for row in doomed}])
-            n = len(doomed)
-            db.execute("DELETE FROM runs WHERE finished < ? AND id < (SELECT max(id) FROM runs) AND NOT EXISTS "
-                       "(SELECT 1 FROM outcomes o WHERE o.run_id = runs.id)", (before,))
+            keep = db.execute("SELECT coalesce(min(id), (SELECT max(id) + 1 FROM runs)) FROM runs "
+                              "WHERE started >= ?", (before,)).fetchone()[0]
+            if keep is None:
+                return 0
+            # Per source, a range of its primary key: no scan of all history.
+            db.execute("CREATE TEMP TABLE doomed AS SELECT o.source_id, o.run_id, o.detail_id FROM latest l "
+                       "CROSS JOIN outcomes o ON o.source_id = l.source_id AND o.run_id < l.run_id "
+                       "AND o.run_id < ?", (keep,))
+            db.execute("DELETE FROM outcomes WHERE (source_id, run_id) IN (SELECT source_id, run_id FROM doomed)")
+            db.execute("DELETE FROM details WHERE id IN (SELECT detail_id FROM doomed) AND NOT EXISTS "
+                       "(SELECT 1 FROM outcomes o WHERE o.source_id = details.source_id AND o.detail_id = details.id)")
+            n = db.execute("SELECT count(*) FROM doomed").fetchone()[0]
+            db.execute("DROP TABLE doomed")
+            db.execute("DELETE FROM runs WHERE id < ? AND id < (SELECT max(id) FROM runs) AND id NOT IN "
+                       "(SELECT run_id FROM latest)", (keep,))
         return int(n)
 
     def record_digest(self, written: str, path: str) -> None:
@@ -439,11 +461,12 @@ class Store:
     def forget_snapshots(self, removed: dict[str, str | None]) -> None:
         """Drop snapshot rows; results that pointed at them point at the kept copy instead."""
         with self.transaction() as db:
-            for path, replacement in removed.items():
-                db.execute("DELETE FROM snapshots WHERE path = ?", (path,))
-                db.execute("UPDATE outcomes SET snapshot = ? WHERE snapshot = ?", (replacement, path))
-
-
+            db.execute("CREATE TEMP TABLE moved (old INTEGER PRIMARY KEY, new INTEGER)")
+            db.executemany(f"INSERT INTO moved VALUES ({_SNAPSHOT_ID}, {_SNAPSHOT_ID})", removed.items())
+            db.execute("UPDATE outcomes SET snapshot = (SELECT new FROM moved WHERE old = snapshot) "
+                       "WHERE snapshot IN (SELECT old FROM moved)")  # one scan of history, not one per file
+            db.executemany("DELETE FROM snapshots WHERE path = ?", [(path,) for path in removed])
+            db.execute("DROP TABLE moved")
 _CAPTURE = ("INSERT INTO captures (url, state, capture_url, timestamp, checked, message, attempts) "
             "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (url) DO UPDATE SET state = excluded.state, "
             "capture_url = coalesce(excluded.capture_url, captures.capture_url), "
@@ -453,7 +476,8 @@ _CAPTURE = ("INSERT INTO captures (url, state, capture_url, timestamp, checked, 
 
 # Written in full (not INSERT OR REPLACE, which PostgreSQL lacks): a job retried after a worker died
 # writes its source's outcome of the pass again, in place.
-_OUTCOME = ("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, run_id) "
+_OUTCOME = (f"INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_SNAPSHOT_ID}, ?, ?) "
+            "ON CONFLICT (source_id, run_id) "
             "DO UPDATE SET checked = excluded.checked, status = excluded.status, link = excluded.link, "
             "http_status = excluded.http_status, failures = excluded.failures, "
             "first_failed = excluded.first_failed, text_hash = excluded.text_hash, snapshot = excluded.snapshot, "

@@ -1,8 +1,11 @@
 """What became of a cited URL: a fetch result (and its text) → `LinkState` + problems.
 
 Soft-404 and bot-wall recognition are heuristics and say so: a deep URL redirected to a
-site's front or section page, an error-page title or heading (English and Japanese wording),
-an error-looking final path; bot walls by the challenge pages of the common CDNs.
+site's front or section page, an error-page title or heading that says so as a whole phrase
+(English and Japanese wording), an error-looking final path; bot walls by the challenge pages
+of the common CDNs, and only on answers that are challenges (403/429/503, or a tiny page with
+no article text): an article that merely loads a CAPTCHA script is an article. The pass
+withdraws a soft-404 when the quoted words are on the page.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from urllib.parse import urlsplit
 
 from .models import FetchResult, LinkState, PageText
 
+# An error page's title or heading says so as a whole phrase ("Page not found | Example"), not in
+# passing ("Flight 404 crash report"): each part of the title between separators is tried whole.
 _NOT_FOUND_RE = re.compile(
-    r"\b(page|file|article|content|document)s?\s+(was\s+|could\s+)?not\s+(be\s+)?found\b|"
-    r"\bnot\s+found\b|\b404\b|\bno\s+longer\s+(available|exists)\b|\bdoes\s*n[o']t\s+exist\b|"
-    r"\bpage\s+(is\s+)?(missing|unavailable|removed)\b|\bcannot\s+be\s+found\b|"
-    r"ページ(が|は)?(見つかりません|見つかりませんでした|存在しません|ありません)|"
-    r"お探しの(ページ|記事|コンテンツ)|(記事|ページ)は(削除|公開を終了)|指定された(ページ|URL)",
+    r"(error\s*)?(404|410)(\s*error)?|(error\s*)?(404|410)?\W*(page|file|article|content|document|url)?\s*"
+    r"(was\s+|could\s+)?not\s+(be\s+)?found|"
+    r"(this\s+|the\s+)?(page|article|content|document)\s+(you\s+requested\s+)?"
+    r"(does\s*n[o']t\s+exist|is\s+(missing|unavailable|no\s+longer\s+available)|(has\s+been\s+)?removed)|"
+    r"(sorry,?\s+)?(we\s+)?(can(no|')t|could\s*n[o']t)\s+find\s+(that|this|the)\s+page|"
+    r"(お探しの)?(ページ|記事|コンテンツ)(が|は)?(見つかりません(でした)?|存在しません|削除されました)|"
+    r"404\s*(not\s+found|エラー)?|エラー\s*404",
     re.I)
+_TITLE_PARTS_RE = re.compile(r"\s+[|–—·-]\s+|\s*[|｜]\s*")  # a site's name is set off so; a colon is headline
 _NOT_FOUND_PATH_RE = re.compile(r"(^|/)(404|not[-_]?found|page[-_]?not[-_]?found|error[-_]?404|"
                                 r"errors?/404)(\.\w+)?(/|$)|notfound", re.I)
 _BOT_WALL_RE = re.compile(
@@ -28,6 +36,9 @@ _BOT_WALL_RE = re.compile(
     r"are you a robot|verify you are (a )?human|captcha-delivery\.com|px-captcha|"
     r"access denied[^<]{0,40}(akamai|edgesuite)|request unsuccessful\. incapsula", re.I)
 _BOT_WALL_HEAD = 16384  # challenge pages are small; their tell-tale text comes early
+_CHALLENGE_STATUSES = frozenset({403, 429, 503})  # what CDNs answer a challenge with
+_TINY_BODY = 65536  # a 2xx challenge page is small ...
+_NO_ARTICLE = 400  # ... and shows next to no text (an article loading a CAPTCHA script shows plenty)
 
 
 @dataclass(frozen=True)
@@ -50,18 +61,35 @@ def _redirected_to_front(url: str, final: str) -> bool:
     return da >= 2 and db == 1 and b.path.endswith("/") and not b.query
 
 
+def _challenge(fetch: FetchResult, page: PageText | None) -> bool:
+    """A bot wall: a challenge status, or a tiny page with no article text, showing the marks
+    of a CDN's browser check or CAPTCHA."""
+    if fetch.status_code not in _CHALLENGE_STATUSES and (
+            fetch.status_code is None or len(fetch.body) > _TINY_BODY or page is None
+            or len(page.main) > _NO_ARTICLE):
+        return False
+    return bool(_BOT_WALL_RE.search(fetch.body[:_BOT_WALL_HEAD].decode("utf-8", "replace")))
+
+
+def _says_not_found(label: str) -> bool:
+    label = label.strip()
+    return 0 < len(label) < 200 and any(_NOT_FOUND_RE.fullmatch(part.strip(" .!…"))
+                                        for part in _TITLE_PARTS_RE.split(label) if part.strip())
+
+
 def classify(fetch: FetchResult, page: PageText | None) -> Verdict:
-    body_head = fetch.body[:_BOT_WALL_HEAD].decode("utf-8", "replace") if fetch.body else ""
     if fetch.error is not None:
         problems = list(fetch.problems) or [fetch.error.value]
         message = fetch.message
-        if fetch.error is LinkState.BLOCKED and _BOT_WALL_RE.search(body_head):
-            problems.append("bot-wall")
+        state = fetch.error
+        if fetch.error in (LinkState.BLOCKED, LinkState.UNREACHABLE) and _challenge(fetch, page):
+            state = LinkState.BLOCKED
+            problems = ["blocked" if p == "unreachable" else p for p in problems] + ["bot-wall"]
             message = f"{message}: a bot wall answered instead of the page"
         if "timeout" in problems and "unreachable" not in problems:
             problems.insert(0, "unreachable")
-        return Verdict(fetch.error, tuple(problems), message)
-    if _BOT_WALL_RE.search(body_head):
+        return Verdict(state, tuple(dict.fromkeys(problems)), message)
+    if _challenge(fetch, page):
         return Verdict(LinkState.BLOCKED, ("blocked", "bot-wall"),
                        "a bot wall (browser check or CAPTCHA) answered instead of the page")
     moved = fetch.final_url != fetch.url
@@ -73,7 +101,7 @@ def classify(fetch: FetchResult, page: PageText | None) -> Verdict:
                        f"redirected to {fetch.final_url}, an error page")
     if page is not None:
         for label in (page.title, *page.headings[:2]):
-            if label and len(label) < 200 and _NOT_FOUND_RE.search(label):
+            if _says_not_found(label):
                 return Verdict(LinkState.SOFT_404, ("soft-404",),
                                f"the page answers 200 but says {label!r}")
     if moved:

@@ -207,6 +207,19 @@ def run_subprocess(args: list[str], cwd: Path, timeout: float = 120,
                           text=True, timeout=timeout, env=env, check=False)
 
 
+def git(repo: Path, *args: str) -> None:
+    """Run git in `repo` with a throwaway identity (for --changed-since)."""
+    subprocess.run(["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+def commit_all(repo: Path, message: str, first: bool = False) -> None:
+    if first:
+        git(repo, "init", "-q")
+    git(repo, "add", "sources.toml")
+    git(repo, "commit", "-qm", message)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Precision and recall of "found" over the quote corpora, in the test output."""
     from test_quotes import precision_recall

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import Server, page, run_subprocess, send, write_config
+from conftest import Server, commit_all, page, run_subprocess, send, write_config
 from lxml import etree
 
 
@@ -119,14 +118,7 @@ def test_only(ci_site: Path, server: Server) -> None:
 
 def test_changed_since(ci_site: Path, server: Server) -> None:
     repo = ci_site.parent
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args], cwd=repo,
-                       check=True, capture_output=True)
-
-    git("init", "-q")
-    git("add", "sources.toml")
-    git("commit", "-qm", "sources")
+    commit_all(repo, "sources", first=True)
     text = ci_site.read_text().replace('quotes = ["All good here."]', 'quotes = ["All good here."]\ntitle = "Edited"')
     ci_site.write_text(text + f'\n[[source]]\nid = "new"\nurl = "{server.url("/ok")}"\n')
     done = run_subprocess(["check", "--config", "sources.toml", "--changed-since", "HEAD", "--format", "junit"], repo)
@@ -134,8 +126,7 @@ def test_changed_since(ci_site: Path, server: Server) -> None:
     names = {c.get("classname") for c in ET.fromstring(done.stdout).iter("testcase")}
     assert names == {"ok", "new"}
     assert "/gone" not in server.requests
-    git("add", "sources.toml")
-    git("commit", "-qm", "more")
+    commit_all(repo, "more")
     done = run_subprocess(["check", "--config", "sources.toml", "--changed-since", "HEAD"], repo)
     assert done.returncode == 0 and "no source changed since HEAD" in done.stderr
     done = run_subprocess(["check", "--config", "sources.toml", "--changed-since", "no-such-ref"], repo)

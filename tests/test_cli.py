@@ -38,7 +38,8 @@ def test_json_report_matches_schema_and_reports_are_written(server: Server, tmp_
     code, report = check_json(config, capsys)
     jsonschema.validate(report, SCHEMA)
     assert code == 1
-    assert report["summary"] == {"total": 2, "ok": 0, "warning": 0, "broken": 2, "not_modified": 0}
+    assert report["summary"] == {"total": 2, "ok": 0, "warning": 0, "broken": 2, "not_modified": 0,
+                                 "internal_errors": 0}
     a = by_id(report)["a"]
     assert [q["match"] for q in a["quotes"]] == ["exact", "missing"]
     assert a["problems"] == ["quote-missing"]

@@ -39,6 +39,8 @@ CASES = [
      ["source 'a'", "'txt'", "did you mean 'text'"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ text = "x", locator = 0 }]\n',
      ["source 'a'", "locator"]),
+    ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ text = "x", kind = "paraphrased" }]\n',
+     ["source 'a' (line 1)", "'kind'", "\"paraphrase\"", "'paraphrased'"]),
     ('[[source]]\nid = "bad id!"\nurl = "https://example.org/"\n', ["'id'", "bad id!"]),
     (GOOD_SOURCE + "\n" + GOOD_SOURCE, ["source 'a' (line 5)", "same id", "line 1"]),
     ("[fetch\ntimeout = 3\n", ["invalid TOML", "line 1"]),
@@ -75,9 +77,9 @@ def test_valid_config_and_quote_tables(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text('[policy]\nfail_on = ["dead", "unreachable", "changed"]\n'
                     '[[source]]\nid = "a"\nurl = "https://例え.jp/パス?q=1"\n'
                     'quotes = ["plain", { text = "with context", prefix = "before", suffix = "after", '
-                    'locator = 85 }]\n', encoding="utf-8")
+                    'locator = 85 }, { text = "restated", kind = "paraphrase" }]\n', encoding="utf-8")
     code, out, _ = run_cli(["validate", "--config", str(path)], capsys)
-    assert code == 0 and "1 sources, 2 quotes" in out
+    assert code == 0 and "1 sources, 3 quotes" in out
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -86,7 +86,8 @@ def test_all_alive_exits_zero_and_warnings_do_not_fail(server: Server, tmp_path:
                                      {"id": "b", "url": server.url("/b")}])
     code, report = check_json(config, capsys)
     assert code == 0
-    assert report["summary"] == {"total": 2, "ok": 1, "warning": 1, "broken": 0, "not_modified": 0}
+    assert report["summary"] == {"total": 2, "ok": 1, "warning": 1, "broken": 0, "not_modified": 0,
+                                 "internal_errors": 0}
 
 
 def test_hanging_server_costs_at_most_the_deadline(server: Server, tmp_path: Path,

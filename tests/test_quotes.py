@@ -22,7 +22,8 @@ from linkcheck.models import MatchKind, PageText, Quote
 DATA = Path(__file__).parent / "data"
 CORPUS = tomllib.loads((DATA / "quote-corpus.toml").read_text(encoding="utf-8"))["case"]
 EXTERNAL = DATA / "quote-cases.json"  # the public conformance cases, vendored from shared/external
-TIERS = {"exact": 0, "normalized": 1, "fuzzy": 2, "missing": 3}
+TIERS = {"exact": 0, "normalized": 1, "fuzzy": 2, "altered": 3, "missing": 4}
+NOT_FOUND = ("altered", "missing")  # a changed fact is never a match
 SCORES: dict[str, list[tuple[bool, bool]]] = {}  # suite -> [(expected found, got found)]
 
 
@@ -46,8 +47,9 @@ def test_corpus_case(case: dict[str, Any]) -> None:
     quote = Quote(case["quote"], prefix=case.get("prefix", ""), suffix=case.get("suffix", ""),
                   locator=case.get("locator"))
     result = match_quotes(page, [quote], 0.9)[0]
-    SCORES.setdefault("corpus", []).append((case["expect"] != "missing", result.match is not MatchKind.MISSING))
+    SCORES.setdefault("corpus", []).append((case["expect"] not in NOT_FOUND, result.match.value not in NOT_FOUND))
     assert result.match.value == case["expect"], (result, page.text)
+    assert [[c.quote, c.page] for c in result.changes] == case.get("changes", [])
     if "found" in case:
         assert result.found_text == case["found"]
     if result.match is not MatchKind.MISSING:
@@ -71,11 +73,11 @@ def test_external_conformance_cases_through_the_cli(server: Server, tmp_path: Pa
     wrong = []
     for case in cases:
         match = got[case["id"]]["match"]
-        SCORES.setdefault("external", []).append((case["expect"] == "found", match != "missing"))
+        SCORES.setdefault("external", []).append((case["expect"] == "found", match not in NOT_FOUND))
         if case["expect"] == "missing":
-            if match != "missing":
+            if match not in NOT_FOUND:
                 wrong.append((case["id"], match))
-        elif match == "missing" or TIERS[match] > TIERS[case["tier"]]:
+        elif match in NOT_FOUND or TIERS[match] > TIERS[case["tier"]]:
             wrong.append((case["id"], match))
     assert wrong == []
 
@@ -107,12 +109,11 @@ def _html(paragraphs: list[str]) -> str:
 
 @settings(max_examples=150, deadline=None)
 @given(_paragraphs, st.data())
-def test_any_quote_cut_from_the_visible_text_is_found_exact(paragraphs: list[str], data: st.DataObject) -> None:
+def test_any_words_cut_from_the_visible_text_are_found_exact(paragraphs: list[str], data: st.DataObject) -> None:
     page = extract(_html(paragraphs).encode(), "text/html; charset=utf-8")
-    flat = " ".join(page.text.split("\n"))
-    start = data.draw(st.integers(0, max(0, len(flat) - 1)))
-    end = data.draw(st.integers(start + 1, len(flat)))
-    quote = flat[start:end].strip()
+    words = " ".join(page.text.split("\n")).split(" ")
+    start = data.draw(st.integers(0, len(words) - 1))
+    quote = " ".join(words[start:data.draw(st.integers(start + 1, len(words)))]).strip()
     if not quote:
         return
     result = match_quotes(page, [Quote(quote)], 0.9)[0]
@@ -129,8 +130,9 @@ _NOISE = {" ": ["\u00a0", "  ", "\n", "\u3000"], "'": ["’", "‘"], '"': ["“
 def test_typography_noise_is_still_found_normalized(paragraphs: list[str], data: st.DataObject) -> None:
     page = PageText(text="\n".join(" ".join(p.split()) for p in paragraphs), main="")
     flat = " ".join(page.text.split("\n"))
-    start = data.draw(st.integers(0, max(0, len(flat) - 1)))
-    quote = flat[start:start + data.draw(st.integers(1, 80))].strip()
+    words = flat.split(" ")
+    start = data.draw(st.integers(0, len(words) - 1))
+    quote = " ".join(words[start:start + data.draw(st.integers(1, 12))]).strip()
     if not quote.strip(" '\",;:"):
         return
     noisy = "".join(data.draw(st.sampled_from([ch, *_NOISE[ch]])) if ch in _NOISE else
@@ -143,3 +145,15 @@ def test_typography_noise_is_still_found_normalized(paragraphs: list[str], data:
 @given(st.text(max_size=200))
 def test_normalize_is_idempotent(text: str) -> None:
     assert normalize(normalize(text)) == normalize(text)
+
+
+@pytest.mark.parametrize(("body", "declared", "codec"), [
+    ("北约峰会在维尔纽斯举行，各国领导人同意加强防务合作。".encode(), "gb2312", "utf-8"),  # repaired
+    ("北约峰会在维尔纽斯举行，各国领导人同意加强防务合作。".encode("gb18030"), "gb2312", "gb18030"),
+    ("Café crème, déjà vu.".encode(), "iso-8859-1", "utf-8"),  # repaired
+    ("Café crème, déjà vu.".encode("cp1252"), "iso-8859-1", "cp1252"),
+])
+def test_charset_repair_reports_the_codec_used(body: bytes, declared: str, codec: str) -> None:
+    page = extract(b"<p>" + body + b"</p>", f"text/html; charset={declared}")
+    assert page.encoding == codec
+    assert "\ufffd" not in page.text and page.text.endswith(("合作。", "vu."))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..models import MatchKind, SourceOutcome, Status
-from ..policy import UNVERIFIED
+from ..models import MatchKind, QuoteKind, QuoteMatch, SourceOutcome, Status
+from ..policy import UNVERIFIED, changes_text
 
 ICON = {Status.OK: "✅", Status.WARNING: "⚠️", Status.BROKEN: "❌"}
 
@@ -12,14 +12,20 @@ def could_not_verify(o: SourceOutcome) -> bool:
     return o.status is not Status.BROKEN and any(p in UNVERIFIED for p in o.problems)
 
 
-def quote_line(text: str, match: MatchKind, score: float, found: str | None, limit: int = 200) -> str:
-    shown = text if len(text) <= limit else text[:limit - 1] + "…"
-    line = f"“{shown}” — {match.value}"
-    if match in (MatchKind.FUZZY, MatchKind.MISSING):
-        line += f" (score {score:.2f})"
-    if found and match is not MatchKind.EXACT:
-        f = found if len(found) <= limit else found[:limit - 1] + "…"
+def quote_line(q: QuoteMatch, limit: int = 200) -> str:
+    """One quote's verdict for a report: its match, the word changes (`12 → 15`), and what the
+    page says when it is not the quote verbatim."""
+    shown = q.text if len(q.text) <= limit else q.text[:limit - 1] + "…"
+    line = f"“{shown}” — {q.match.value}" + (" (paraphrase)" if q.kind is QuoteKind.PARAPHRASE else "")
+    if q.match in (MatchKind.FUZZY, MatchKind.MISSING):
+        line += f" (score {q.score:.2f})"
+    if q.changes:
+        line += f": {changes_text(q.changes)}"
+    if q.found_text and q.match is not MatchKind.EXACT:
+        f = q.found_text if len(q.found_text) <= limit else q.found_text[:limit - 1] + "…"
         line += f"; the page says: “{f}”"
+    if q.passage_changes:
+        line += f"; changed since the last check: {changes_text(q.passage_changes)}"
     return line
 
 

@@ -3,6 +3,8 @@ phone, diffs shown as deletions and insertions."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from html import escape
 
 from ..digest import Digest, Item
@@ -36,6 +38,7 @@ h1 { font-size: 1.5rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; margin: 28px 
 .quoted { border:1px solid var(--line); } .label { color:var(--muted); font-size:.85rem; }
 del, .del { background:var(--del); text-decoration: line-through; text-decoration-thickness: 1px; }
 ins, .ins { background:var(--ins); text-decoration: none; }
+mark { background:var(--ins); color:inherit; font-weight:600; }
 .links a { margin-right: 12px; white-space: nowrap; }
 table { width:100%; border-collapse:collapse; font-size:.9rem; }
 th, td { text-align:left; padding:6px; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -43,6 +46,7 @@ td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
 @media (max-width: 600px) { body { padding:10px; } .hide-narrow { display:none; } }
 """
 
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
 
 
@@ -52,6 +56,19 @@ def when(ts: str) -> str:
         return parse_stamp(ts).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
     except ValueError:
         return ts
+
+
+def marked(text: str, words: Sequence[str]) -> str:
+    """`text` escaped for HTML, each of `words` in it wrapped in <mark> (whole words, except CJK)."""
+    alternatives = [re.escape(w) if _CJK_RE.search(w) else rf"(?<!\w){re.escape(w)}(?!\w)"
+                    for w in sorted({w for w in words if w.strip()}, key=len, reverse=True)]
+    if not alternatives:
+        return escape(text)
+    out, last = [], 0
+    for m in re.finditer("|".join(alternatives), text):
+        out += [escape(text[last:m.start()]), f"<mark>{escape(m.group())}</mark>"]
+        last = m.end()
+    return "".join([*out, escape(text[last:])])
 
 
 def _links(item: Item, prefix: str) -> str:
@@ -69,6 +86,10 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
               if set(item.problems) - {item.link} else "") + "</p>"]
     if item.message:
         out.append(f"<p>{escape(item.message)}</p>")
+    for q in item.word_changes:  # the page's passage, its changed words marked
+        words = [c["page"] for c in q.get("changes", [])] + [c["after"] for c in q.get("passage_changes", [])]
+        out.append(f'<p class="quoted"><span class="label">Quoted</span> “{escape(q["text"])}”<br>'
+                   f'<span class="label">the page says</span> {marked(q.get("found_text") or "", words)}</p>')
     if streak and item.count:
         out.append(f'<p class="meta">First seen {when(item.first_seen)} · last seen {when(item.last_seen)}'
                    f' · {item.count} check{"s" if item.count != 1 else ""} in a row</p>')
@@ -90,6 +111,27 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
 def _section(sid: str, title: str, items: list[Item], prefix: str, empty: str, **kw: bool) -> str:
     body = "\n".join(_card(i, prefix, **kw) for i in items) or f'<p class="empty">{escape(empty)}</p>'
     return f'<section id="{sid}"><h2>{escape(title)} ({len(items)})</h2>\n{body}\n</section>'
+
+
+def _articles(d: Digest) -> str:
+    """Each article's problems first, for its editor; then the sources several articles share."""
+    parts = []
+    for a in d.articles:
+        items = "".join(
+            f'<li class="{escape(item.status)}"><strong>{escape(item.id)}</strong>'
+            f'{" (notes " + escape(", ".join(c["notes"])) + ")" if c.get("notes") else ""}, line {c.get("line", 0)}: '
+            f'{escape(item.message or ", ".join(item.problems))}'
+            f'{"<blockquote>" + escape(c["sentence"]) + "</blockquote>" if c.get("sentence") else ""}</li>'
+            for item, c in a.items)
+        parts.append(f'<section class="article"><h2>{escape(a.title or a.path)}</h2><p><code>{escape(a.path)}'
+                     f'</code></p><ul>{items}</ul></section>')
+    if d.shared:
+        items = "".join(f'<li><a href="{escape(i.url)}">{escape(i.id)}</a> ({escape(i.status)}): cited in '
+                        f'{escape("; ".join(c.get("title") or c["article"] for c in i.cited_in))}</li>'
+                        for i in d.shared)
+        parts.append(f'<section id="shared"><h2>Sources shared by several articles ({len(d.shared)})</h2>'
+                     f'<ul>{items}</ul></section>')
+    return "\n".join(parts)
 
 
 def render(d: Digest) -> str:
@@ -116,6 +158,7 @@ def render(d: Digest) -> str:
 <h1>Citation digest</h1>
 <p class="lede">{when(d.since)} to {when(d.until)}</p>
 <ul class="counts">{counts}</ul>
+{_articles(d)}
 {_section("broke", "What broke", d.broke, p, "Nothing broke.", streak=True)}
 {_section("changed", "What changed", d.changed, p, "No cited page changed.", diff=True)}
 {_section("recovered", "What recovered", d.recovered, p, "Nothing recovered.")}

@@ -42,12 +42,38 @@ def _section(title: str, items: list[Item], prefix: str, empty: str, streak: boo
     return [*out, ""]
 
 
+def _articles(d: Digest) -> list[str]:
+    """Each article's problems first, for its editor; then the sources several articles share."""
+    if not d.articles and not d.shared:
+        return []
+    out = ["## By article", ""]
+    for a in d.articles:
+        out += [f"### {_ICON.get(a.status, '')} {md_escape(a.title or a.path)}", "", f"`{a.path}`", ""]
+        for item, c in a.items:
+            notes = f" (note{'s' if len(c.get('notes', [])) > 1 else ''} {', '.join(c['notes'])})" \
+                if c.get("notes") else ""
+            out.append(f"- {_ICON.get(item.status, '')} **{md_escape(item.id)}**{notes}, line {c.get('line', 0)}: "
+                       f"{md_escape(item.message) or ', '.join(item.problems)}")
+            if c.get("sentence"):
+                out.append(f"  > {md_escape(c['sentence'])}")
+        out.append("")
+    if d.shared:
+        out += [f"## Sources shared by several articles ({len(d.shared)})", ""]
+        for item in d.shared:
+            where = "; ".join(f"{md_escape(c.get('title') or c['article'])} ({', '.join(c.get('notes', [])) or '—'})"
+                              for c in item.cited_in)
+            out.append(f"- {_ICON.get(item.status, '')} [{md_escape(item.id)}]({item.url}): cited in {where}")
+        out.append("")
+    return out
+
+
 def render(d: Digest) -> str:
     """Markdown digest for editors."""
     p = d.snapshot_prefix
     out = [f"# Citation digest, {d.since[:10]} to {d.until[:10]}", "",
            f"{len(d.broke)} broken, {len(d.changed)} changed, {len(d.recovered)} recovered, "
            f"{len(d.unverifiable)} could not be verified, {len(d.archived)} newly archived.", ""]
+    out += _articles(d)
     out += _section("What broke", d.broke, p, "Nothing broke.", streak=True)
     out += _section("What changed", d.changed, p, "No cited page changed.", diff=True)
     out += _section("What recovered", d.recovered, p, "Nothing recovered.")

@@ -1,6 +1,6 @@
 """GitHub Actions workflow commands: `::error` for broken sources, `::warning` for warnings,
-pointing at the source's entry in sources.toml (and at the citation in the article when the
-source came from `init --from`); a Markdown table for $GITHUB_STEP_SUMMARY."""
+pointing at the source's entry in sources.toml and at every line of an article that cites it;
+a Markdown table for $GITHUB_STEP_SUMMARY."""
 
 from __future__ import annotations
 
@@ -40,16 +40,17 @@ def _annotation(o: SourceOutcome, file: str, line: int) -> str:
 
 
 def render(run: CheckRun, config_path: Path) -> str:
-    """Workflow-command lines, one per source that is not ok (two when it has an article line)."""
+    """Workflow-command lines for each source that is not ok: at its config entry and at every
+    line of an article that cites it."""
     lines = []
     config_file = _relative(config_path)
     for o in run.outcomes:
         if o.status is Status.OK:
             continue
         lines.append(_annotation(o, config_file, o.source.line))
-        if o.source.article and o.source.article_line:
-            article = _relative(config_path.parent / o.source.article)
-            lines.append(_annotation(o, article, o.source.article_line))
+        for c in o.source.cited_in:
+            if c.line and "://" not in c.article:
+                lines.append(_annotation(o, _relative(config_path.parent / c.article), c.line))
     n = run.count
     lines.append(f"linkcheck: {len(run.outcomes)} sources, {n(Status.OK)} ok, {n(Status.WARNING)} warning, "
                  f"{n(Status.BROKEN)} broken")

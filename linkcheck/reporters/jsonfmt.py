@@ -5,9 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..models import CheckRun, SourceOutcome, Status
+from ..models import CheckRun, QuoteMatch, SourceOutcome, Status
 
 SCHEMA = "linkcheck.report/1"
+
+
+def quote_dict(q: QuoteMatch) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": q.text, "match": q.match.value, "score": q.score, "found_text": q.found_text,
+                           "lost": q.lost, "kind": q.kind.value,
+                           "changes": [{"quote": c.quote, "page": c.page} for c in q.changes]}
+    if q.passage_changes:
+        out |= {"previous_text": q.previous_text,
+                "passage_changes": [{"before": c.quote, "after": c.page} for c in q.passage_changes]}
+    if q.page is not None:
+        out["page"] = q.page
+    return out
 
 
 def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
@@ -19,8 +31,7 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
     return {
         "id": src.id, "url": src.url, "final_url": o.final_url, "http_status": o.http_status,
         "status": o.status.value, "link": o.link.value,
-        "quotes": [{"text": q.text, "match": q.match.value, "score": q.score, "found_text": q.found_text,
-                    "lost": q.lost} for q in o.quotes],
+        "quotes": [quote_dict(q) for q in o.quotes],
         "drift": drift,
         "archive": {"wayback": {"state": o.capture.state.value, "url": o.capture.url,
                                 "timestamp": o.capture.timestamp, "message": o.capture.message},
@@ -28,6 +39,8 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
         "problems": list(o.problems),
         "message": o.message,
         "title": src.title, "cites": list(src.cites), "line": src.line,
+        "cited_in": [{"article": c.article, "notes": list(c.notes), "line": c.line, "sentence": c.sentence,
+                      "title": c.title, "sha256": c.sha256} for c in src.cited_in],
         "text_hash": o.text_hash, "failures": o.failures, "first_failed": o.first_failed,
         "encoding": o.encoding or None,
         **({"author": o.author, "published": o.published} if o.author or o.published else {}),
@@ -39,9 +52,27 @@ def run_dict(run: CheckRun) -> dict[str, Any]:
         "schema": SCHEMA, "started": run.started, "finished": run.finished,
         "summary": {"total": len(run.outcomes), "ok": run.count(Status.OK),
                     "warning": run.count(Status.WARNING), "broken": run.count(Status.BROKEN),
-                    "not_modified": sum(1 for o in run.outcomes if o.not_modified)},
+                    "not_modified": sum(1 for o in run.outcomes if o.not_modified),
+                    "internal_errors": run.internal_errors()},
         "sources": [outcome_dict(o) for o in run.outcomes],
+        "articles": articles(run),
     }
+
+
+_WORST = {Status.OK: 0, Status.WARNING: 1, Status.BROKEN: 2}
+
+
+def articles(run: CheckRun) -> list[dict[str, Any]]:
+    """Each citing article with the worst status of the sources it cites."""
+    found: dict[str, dict[str, Any]] = {}
+    for o in run.outcomes:
+        for c in o.source.cited_in:
+            entry = found.setdefault(c.article, {"path": c.article, "title": c.title, "status": Status.OK,
+                                                 "sources": []})
+            entry["status"] = max(entry["status"], o.status, key=_WORST.__getitem__)
+            if o.source.id not in entry["sources"]:
+                entry["sources"].append(o.source.id)
+    return [e | {"status": e["status"].value} for e in found.values()]
 
 
 def render(run: CheckRun) -> str:

@@ -13,7 +13,7 @@ def _details(o: SourceOutcome) -> str:
     lines = [f"{o.source.url} → {o.link.value}" + (f" (HTTP {o.http_status})" if o.http_status else "")]
     if o.message:
         lines.append(o.message)
-    lines += [quote_line(q.text, q.match, q.score, q.found_text, 300) for q in o.quotes]
+    lines += [quote_line(q, 300) for q in o.quotes]
     return "\n".join(lines)
 
 

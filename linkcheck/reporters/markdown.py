@@ -26,7 +26,7 @@ def render(run: CheckRun) -> str:
         if o.message:
             out += [md_escape(o.message), ""]
         for q in o.quotes:
-            out.append(f"- {md_escape(quote_line(q.text, q.match, q.score, q.found_text, 300))}")
+            out.append(f"- {md_escape(quote_line(q, 300))}")
         for _quote, before, after in o.drift.quote_changes:
             out += [f"- quoted passage changed: ~~{md_escape(before)}~~ → **{md_escape(after)}**"]
         if o.snapshot:

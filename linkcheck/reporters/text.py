@@ -27,7 +27,7 @@ def render(run: CheckRun, colour: bool = False) -> str:
         if o.status is not Status.OK:
             for q in o.quotes:
                 if q.match is not MatchKind.UNVERIFIABLE:
-                    lines.append(f"        - {quote_line(q.text, q.match, q.score, q.found_text, 120)}")
+                    lines.append(f"        - {quote_line(q, 120)}")
     n = len(run.outcomes)
     if quiet and run.count(Status.OK):
         lines.append(f"({run.count(Status.OK)} sources are ok and not listed; reports/latest.md lists every one)")
@@ -35,4 +35,7 @@ def render(run: CheckRun, colour: bool = False) -> str:
     lines.append(f"{n} source{'s' if n != 1 else ''}: {run.count(Status.OK)} ok, "
                  f"{run.count(Status.WARNING)} warning, {run.count(Status.BROKEN)} broken "
                  f"({run.started} → {run.finished})")
+    if run.internal_errors():
+        lines.append(f"{run.internal_errors()} source(s) could not be checked because of an internal error "
+                     "(a bug, please report it); `linkcheck --debug check` shows the traceback")
     return "\n".join(lines) + "\n"
