@@ -56,6 +56,8 @@ def test_every_command_works_on_the_backend(server: Server, tmp_path: Path, data
     assert status["last_pass"] == last["finished"]
     code, out, _ = run_cli(["links", "--config", str(config), "--format", "markdown"], capsys)
     assert code == 0 and f"({server.url('/a')}) (no archived copy yet)" in out
+    code, out, err = run_cli(["fix", "--config", str(config), "--dry-run"], capsys)
+    assert code == 0, err  # reads the captures of the dead source's URL (it has none to offer)
     assert len(set(snapshots)) == 4
     code, out, _ = run_cli(["prune", "--config", str(config), "--keep", "1"], capsys)
     # Kept: the newest, and the first of each text; the two in between of the first text go.
