@@ -150,33 +150,45 @@ def _pg_ddl(ddl: str) -> str:
             .replace("BLOB", "BYTEA").replace("WITHOUT ROWID", ""))
 
 
+@contextmanager
+def unreachable_as(url: str) -> Iterator[None]:
+    """psycopg's "the server is gone" errors as HistoryUnavailable: not a bug, and not the fault of
+    the source being checked (a worker's job is then run again, elsewhere or later)."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HistoryUnavailable(f"cannot reach the history database {url}: {reason}") from exc
+
+
 class PostgresDb:
     dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
         import psycopg  # only PostgreSQL users pay for the import
 
-        try:
+        self.url = url
+        with unreachable_as(url):
             # autocommit: a read is its own statement; writes are grouped by `transaction`.
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise HistoryUnavailable(f"cannot reach the history database {url}: {reason}") from None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        return self.conn.execute(_pg_sql(sql), params)
+        with unreachable_as(self.url):
+            return self.conn.execute(_pg_sql(sql), params)
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        with self.conn.cursor() as cur:
+        with unreachable_as(self.url), self.conn.cursor() as cur:
             cur.executemany(_pg_sql(sql), params)
 
     def script(self, ddl: str) -> None:
         for statement in _statements(_pg_ddl(ddl)):
-            self.conn.execute(statement)
+            self.execute(statement)
 
     @contextmanager
     def transaction(self, migrating: bool = False) -> Iterator[None]:
-        with self.conn.transaction():
+        with unreachable_as(self.url), self.conn.transaction():
             if migrating:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             yield

@@ -27,6 +27,7 @@ from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
+from .errors import HistoryUnavailable
 from .feeds import refresh_feeds
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
@@ -175,6 +176,8 @@ async def _isolated(src: Source, prior: Prior, deps: Deps, last_try: bool) -> As
     """The isolation boundary around one source's check: whatever goes wrong stays with it."""
     try:
         return await assess(src, prior, deps, last_try=last_try)
+    except HistoryUnavailable:  # not this source's doing: a worker's job is run again
+        raise
     except Exception as exc:  # a bug in one source's check must not end the pass
         return _internal_error(src, exc, prior)
 

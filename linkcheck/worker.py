@@ -41,6 +41,7 @@ from .archive.runner import Archiver, Job, stored_capture
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .daemon import Log
+from .db import unreachable_as
 from .distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
 from .durations import now_utc, stamp
 from .errors import ConfigError, HistoryUnavailable
@@ -62,7 +63,9 @@ class HostSlots:
     def __init__(self, url: str, per_host: int) -> None:
         import psycopg
 
-        self.conn = psycopg.connect(url, autocommit=True)
+        self.url = url
+        with unreachable_as(url):
+            self.conn = psycopg.connect(url, autocommit=True)
         self.per_host = per_host
         self.held: set[tuple[int, int]] = set()  # a session may take its own lock twice: track ours
 
@@ -76,8 +79,9 @@ class HostSlots:
             start = random.randrange(self.per_host)
             free = [i % self.per_host for i in range(start, start + self.per_host)
                     if (key, i % self.per_host) not in self.held]
-            row = self.conn.execute("SELECT i FROM unnest(%s::int[]) AS t(i) WHERE pg_try_advisory_lock(%s, i) "
-                                    "LIMIT 1", (free, key)).fetchone() if free else None
+            with unreachable_as(self.url):
+                row = self.conn.execute("SELECT i FROM unnest(%s::int[]) AS t(i) WHERE pg_try_advisory_lock(%s, i) "
+                                        "LIMIT 1", (free, key)).fetchone() if free else None
             if row is not None:
                 slot = int(row[0])
                 break
@@ -88,7 +92,8 @@ class HostSlots:
             yield
         finally:
             self.held.discard((key, slot))
-            self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (key, slot))
+            with unreachable_as(self.url):
+                self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (key, slot))
 
     def close(self) -> None:
         self.conn.close()
@@ -132,7 +137,7 @@ class Worker:
             slots = HostSlots(self.url, self.config.fetch.per_host)
             cpu = CpuPool(self.config.fetch.workers)
             try:
-                async with open_client(self.config.fetch) as client:
+                async with open_client(self.config.fetch, self.config.archive.request_timeout) as client:
                     deps = Deps(self.config, Fetcher(client, self.config.fetch, slots.hold), cpu, store)
                     await self._work(deps, store, client)
             finally:

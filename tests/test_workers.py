@@ -272,3 +272,25 @@ def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_p
         assert f"/web/{NOW_TS}/{server.url('/page')}" in out
     finally:
         wayback.server.close()
+
+
+def test_a_worker_cut_off_from_its_database_comes_back(server: Server, tmp_path: Path, postgres: str,
+                                                       procs: list[subprocess.Popen[bytes]],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    hold, held = threading.Event(), threading.Event()
+    hold.set()
+    server.fallback = _route(hold, held)
+    config = _config(tmp_path / "c", server, postgres, n=20)
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    log = tmp_path / "w.log"
+    procs.append(worker := _linkcheck("worker", "--config", str(config), log=log, cwd=tmp_path))
+    _until("the worker", lambda: "started" in log.read_text())
+    with psycopg.connect(postgres, autocommit=True) as db:  # the server drops every connection of the worker
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                   "AND pid <> pg_backend_pid()")
+    code, out, err = run_cli(["check", "--config", str(config), "--distribute", "--format", "json"], capsys)
+    assert code == 1, err
+    assert len(json.loads(out)["sources"]) == 20
+    text = log.read_text()  # it said so, started again on new connections, and did the work
+    assert worker.poll() is None and "database-unreachable" in text and text.count(" started ") == 2
+    assert _stop(worker) == 0
