@@ -20,6 +20,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, HistoryUnavailable, LockBusy, UsageError, logged_to
 from .models import CheckRun, Status
+from .reporters.common import plural
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_NO_HISTORY = 0, 1, 2, 3, 4, 5
 CHECK_FORMATS = ("text", "json", "markdown", "junit", "github")
@@ -28,7 +29,8 @@ CHECK_FORMATS = ("text", "json", "markdown", "junit", "github")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        raise UsageError(f"{self.prog}: {message}")
+        command = self.prog.partition(" ")[2]  # main() prefixes "linkcheck: " itself
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -79,11 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distribute", action="store_true",
                    help="PostgreSQL history: enqueue the sources for `linkcheck worker` processes, wait for "
                    "them, then write the reports")
+    p.add_argument("--quiet", action="store_true",
+                   help="print nothing unless a source is broken (for cron, which mails any output)")
 
     p = sub.add_parser("report", help="digest of what changed or broke, from history",
                        description="Editors' digest over a period from stored history.")
     _config_arg(p)
-    p.add_argument("--since", default="7d", metavar="DURATION", help="period to cover (default 7d)")
+    p.add_argument("--since", default="7d", metavar="DURATION|DATE",
+                   help="period to cover: a duration (7d) or a date (2026-11-01; default 7d)")
     p.add_argument("--format", choices=("markdown", "html", "json"), default="markdown",
                    help="markdown (default; pastes into mail or an issue), html (one file), json")
     p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
@@ -112,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="run a first check and show the pages' real words")
 
     p = sub.add_parser("validate", help="check the config offline (for pre-commit)",
-                       description="Validate the config without any network access; exit 0 or 2.")
-    _config_arg(p)
+                       description="Validate the config without any network access; exit 0 or 2. Every "
+                       "error is reported, each as FILE:LINE: message.")
+    p.add_argument("--config", type=Path, nargs="+", action="extend", metavar="PATH",
+                   help="one or more sources files (default: ./sources.toml); pre-commit passes every staged one")
 
     p = sub.add_parser("status", help="last pass, next due, counts, pending archive saves",
                        description="For operators and health checks: exit 1 when the last pass is "
@@ -200,19 +207,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
         from .distribute import database_url
 
         database_url(config, "check --distribute")
-    run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only, progress=_progress(),
-                               lock_wait=args.wait, distribute=args.distribute))
+    run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only,
+                               progress=None if args.quiet else _progress(), lock_wait=args.wait,
+                               distribute=args.distribute))
     expected = len(only) if only else len(config.sources)
     if len(run.outcomes) < expected:
         print(f"linkcheck: {expected - len(run.outcomes)} source(s) have no outcome: their jobs failed "
               "(see the workers' logs); this pass is marked partial", file=sys.stderr)
     if args.write_baseline:
         write_baseline(args.write_baseline, run)
+        recorded = plural(run.count(Status.BROKEN) + run.count(Status.WARNING), "source")
+        print(f"linkcheck: wrote {args.write_baseline} ({recorded} with problems recorded)", file=sys.stderr)
     if baseline is not None:
         run = apply_baseline(run, baseline)
-    sys.stdout.write(render_check(args.format, run, config, colour=sys.stdout.isatty()))
+    broken = run.count(Status.BROKEN)
+    if not (args.quiet and not broken):
+        sys.stdout.write(render_check(args.format, run, config, colour=sys.stdout.isatty()))
     _github_summary(args.format, run)
-    return EXIT_BROKEN if run.count(Status.BROKEN) else EXIT_OK
+    # Writing a baseline records today's problems as known: that run succeeded at what it was asked.
+    return EXIT_BROKEN if broken and not args.write_baseline else EXIT_OK
 
 
 def _github_summary(fmt: str, run: CheckRun) -> None:
@@ -226,25 +239,51 @@ def _github_summary(fmt: str, run: CheckRun) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    quotes = sum(len(s.quotes) for s in config.sources)
-    print(f"{args.config}: valid ({len(config.sources)} sources, {quotes} quotes)")
-    return EXIT_OK
+    failed = False
+    for path in args.config or [Path("sources.toml")]:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            failed = True
+            for line in str(exc).splitlines():
+                print(f"linkcheck: {line}", file=sys.stderr)
+            continue
+        quotes = sum(len(s.quotes) for s in config.sources)
+        print(f"{path}: valid ({plural(len(config.sources), 'source')}, {plural(quotes, 'quote')})")
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def _since_seconds(text: str) -> float:
+    """`--since` as seconds before now: a duration (`7d`) or a date / UTC time (`2026-11-01`)."""
+    from datetime import UTC, datetime
+
+    from .durations import now_utc, parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        start = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since: {text!r} is neither a duration (7d, 36h) nor a date (2026-11-01)") from None
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    seconds = (now_utc() - start).total_seconds()
+    if seconds <= 0:
+        raise UsageError(f"--since: {text} is in the future")
+    return seconds
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .digest import build_digest, render_digest
-    from .durations import parse_duration
     from .fsutil import atomic_write
+    from .snapshot_page import write_pages
     from .store import Store
 
     config = _narrowed(load_config(args.config), args.article)
-    try:
-        since = parse_duration(args.since)
-    except ValueError as exc:
-        raise UsageError(f"--since: {exc}") from None
-    prefix = ""
-    if args.output:
+    since = _since_seconds(args.since)
+    prefix = config.report.base_url  # absolute links survive being mailed or pasted
+    if args.output and not prefix:
         rel = os.path.relpath(config.root.resolve(), args.output.resolve().parent)
         prefix = "" if rel == "." else rel + "/"
     store = Store.open(config.database)
@@ -252,6 +291,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         digest = build_digest(store, config, since, snapshot_prefix=prefix)
     finally:
         store.close()
+    if args.output and args.format != "json":  # readable pages of the snapshots, beside the digest
+        digest = write_pages(digest, config.root, args.output.parent / "pages")
     if args.article:  # the other articles citing the same sources are not this editor's
         from .publication import relative_article
 
@@ -360,7 +401,8 @@ def _main(argv: Sequence[str] | None, debug: bool) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except (ConfigError, UsageError) as exc:
-        print(f"linkcheck: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config with several errors: one line each
+            print(f"linkcheck: {line}", file=sys.stderr)
         return EXIT_USAGE
     except LockBusy as exc:
         print(f"linkcheck: {exc}", file=sys.stderr)

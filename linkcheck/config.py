@@ -51,7 +51,15 @@ class ArchiveSettings:
     timeout: float = 120.0  # deadline for all archive work of one pass
     request_timeout: float = 30.0
     saves_per_minute: float = 0.0  # 0: 3/min anonymous, 10/min with keys (the archive allows ~4 and ~12)
-    lookups_per_minute: float = 50.0
+    lookups_per_minute: float = 20.0  # the CDX server refuses above ~30/min; other clients use 24
+    # "" means the documented host when wayback_url is the real archive, else wayback_url's own
+    # /wayback/available (a test double or a mirror answers both).
+    availability_url: str = ""
+    # TimeTravel's JSON API, asked for dead sources without a Wayback capture; "" means the public
+    # aggregator with the real archive, and none at all when wayback_url points elsewhere.
+    memento_url: str = ""
+    retry_backoff: float = 600.0  # first wait after a temporary refusal, doubled per attempt (cap 1d)
+    job_timeout: float = 120.0  # how long one SPN job is polled before it is left for a later drain
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class WorkerSettings:
 
 @dataclass(frozen=True)
 class NotifySettings:
+    urls: tuple[str, ...] = ()  # Apprise URLs: slack://, matrixs://, msteams://, discord://, ntfys://, mailtos://, json://
     webhook: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
@@ -109,7 +118,12 @@ class NotifySettings:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.webhook or (self.smtp_host and self.smtp_to))
+        return bool(self.urls or self.webhook or (self.smtp_host and self.smtp_to))
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    base_url: str = ""  # where the config's folder is served (reports/, snapshots/): links become absolute
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,7 @@ class Config:
     policy: PolicySettings = field(default_factory=PolicySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     articles: ArticleSettings = field(default_factory=ArticleSettings)
     workers: WorkerSettings = field(default_factory=WorkerSettings)
     snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
@@ -198,7 +213,22 @@ def _non_negative_number(v: Any) -> float:
 
 
 def _duration(v: Any) -> float:
-    return parse_duration(_type(str, 'a duration such as "30d"')(v))
+    """One syntax for every duration key: a number of seconds, or a string such as "20s", "15m", "6h", "7d"."""
+    return parse_duration(_type((str, int, float), 'a number of seconds or a duration such as "30d"')(v))
+
+
+def _positive_duration(v: Any) -> float:
+    seconds = _duration(v)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration greater than 0, got {v!r}")
+    return seconds
+
+
+def _pause(v: Any) -> float:
+    """A duration, or a negative number of seconds for "never" (`recheck_pause = -1`)."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
+        return float(v)
+    return _duration(v)
 
 
 def _fraction(v: Any) -> float:
@@ -264,6 +294,23 @@ def _database(v: Any) -> str:
     return str(v)
 
 
+def _notify_urls(v: Any) -> tuple[str, ...]:
+    """Apprise URLs, parsed offline (no message is sent) so that `validate` catches a typo."""
+    import apprise
+
+    items = _strings(v)
+    for item in items:
+        if not apprise.Apprise().add(item):
+            raise ValueError(f"{item.split('://')[0]!r}://… is not a notification URL Apprise understands "
+                             "(see https://github.com/caronc/apprise/wiki for each service's form)")
+    return items
+
+
+def _base_url(v: Any) -> str:
+    url = _http_url(v)
+    return url if url.endswith("/") else url + "/"
+
+
 def _timezone(v: Any) -> str:
     """An IANA zone name the daemon's scheduler will accept (checked here, not when it starts)."""
     v = _type(str, "a time zone name such as Europe/Paris")(v)
@@ -282,7 +329,7 @@ def _schedule(v: Any) -> str:
 
 _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     "fetch": (FetchSettings, {
-        "timeout": ("timeout", _positive(float, "a number of seconds")),
+        "timeout": ("timeout", _positive_duration),
         "retries": ("retries", _non_negative_int),
         "max_bytes": ("max_bytes", _positive(int, "a number of bytes")),
         "concurrency": ("concurrency", _positive(int, "a whole number")),
@@ -291,9 +338,9 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "allow_networks": ("allow_networks", _networks),
         "user_agent": ("user_agent", _type(str, "a string")),
         "max_redirects": ("max_redirects", _non_negative_int),
-        "backoff": ("backoff", _positive(float, "a number of seconds")),
-        "max_backoff": ("max_backoff", _positive(float, "a number of seconds")),
-        "recheck_pause": ("recheck_pause", lambda v: float(_type((int, float), "a number of seconds")(v))),
+        "backoff": ("backoff", _positive_duration),
+        "max_backoff": ("max_backoff", _positive_duration),
+        "recheck_pause": ("recheck_pause", _pause),
         "workers": ("workers", _non_negative_int),
     }),
     "archive": (ArchiveSettings, {
@@ -304,6 +351,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "request_timeout": ("request_timeout", _duration),
         "saves_per_minute": ("saves_per_minute", lambda v: float(_non_negative_number(v))),
         "lookups_per_minute": ("lookups_per_minute", _positive(float, "a number")),
+        "availability_url": ("availability_url", _http_url),
+        "memento_url": ("memento_url", _http_url),
+        "retry_backoff": ("retry_backoff", _duration),
+        "job_timeout": ("job_timeout", _duration),
     }),
     "twitter": (TwitterSettings, {
         "oembed_url": ("oembed_url", _http_url),
@@ -336,12 +387,16 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "stalled_after": ("stalled_after", _duration),
     }),
     "notify": (NotifySettings, {
+        "urls": ("urls", _notify_urls),
         "webhook": ("webhook", _http_url),
         "smtp_host": ("smtp_host", _type(str, "a host name")),
         "smtp_port": ("smtp_port", _positive(int, "a port number")),
         "smtp_from": ("smtp_from", _type(str, "an address")),
         "smtp_to": ("smtp_to", _strings),
         "smtp_starttls": ("smtp_starttls", _type(bool, "true or false")),
+    }),
+    "report": (ReportSettings, {
+        "base_url": ("base_url", _base_url),
     }),
     "articles": (ArticleSettings, {
         "include": ("include", _strings),
@@ -382,10 +437,42 @@ def _suggest(key: str, known: tuple[str, ...] | list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _source_lines(text: str) -> list[int]:
-    """Line numbers (1-based) of each `[[source]]` header, in order."""
-    return [i for i, line in enumerate(text.splitlines(), 1)
-            if re.match(r"^\s*\[\[\s*source\s*\]\]", line)]
+_HEAD_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
+
+
+class KeyLines:
+    """Where each table and each key starts in the file (1-based), so that an error names the
+    line of the offending key, not its table's header. Table `""` is the top level; `[[source]]`
+    tables are told apart by their index."""
+
+    def __init__(self, text: str = "") -> None:
+        self.heads: dict[tuple[str, int], int] = {}
+        self.keys: dict[tuple[str, int, str], int] = {}
+        counts: dict[str, int] = {}
+        table, index = "", 0
+        for n, line in enumerate(text.splitlines(), 1):
+            if head := _HEAD_RE.match(line):
+                table, index = head.group(2), 0
+                if head.group(1) == "[[":
+                    index = counts[table] = counts.get(table, -1) + 1
+                self.heads.setdefault((table, index), n)
+            elif key := _KEY_RE.match(line):
+                self.keys.setdefault((table, index, key.group(1).strip('"')), n)
+
+    def line(self, table: str, index: int = 0, key: str = "") -> int:
+        return self.keys.get((table, index, key), 0) or self.heads.get((table, index), 0)
+
+
+class _Errors:
+    """Every problem in the file, each as `file:line: message`, raised together at the end."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.messages: list[str] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.messages.append(f"{self.where}:{line}: {message}" if line else f"{self.where}: {message}")
 
 
 def load_config(path: Path) -> Config:
@@ -404,88 +491,111 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from None
-    config = parse_config(data, path, _source_lines(text))
+    config = parse_config(data, path, text)
     from .publication import with_articles, with_hashes  # they need this module's types
 
     return with_hashes(with_articles(config, text) if config.articles.include or config.articles.feeds
                        else config)
 
 
-def parse_config(data: dict[str, Any], path: Path, source_lines: list[int] | None = None) -> Config:
-    where = str(path)
-    unknown = [k for k in data if k not in _SECTIONS and k != "source"]
-    if unknown:
-        key = unknown[0]
-        raise ConfigError(f"{where}: unknown top-level key {key!r}{_suggest(key, [*_SECTIONS, 'source'])}. "
-                          f"Known sections: {', '.join([*_SECTIONS, 'source'])}.")
+def parse_config(data: dict[str, Any], path: Path, text: str = "") -> Config:
+    """`data` as a Config; every error in it is reported at once (one line each)."""
+    lines, errors = KeyLines(text), _Errors(str(path))
+    for key in data:
+        if key not in _SECTIONS and key != "source":
+            errors.add(lines.line("", 0, key) or lines.line(key),
+                       f"unknown top-level key {key!r}{_suggest(key, [*_SECTIONS, 'source'])}. "
+                       f"Known sections: {', '.join([*_SECTIONS, 'source'])}.")
     sections: dict[str, Any] = {}
     for name, (cls, schema) in _SECTIONS.items():
         table = data.get(name, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: [{name}] must be a table.")
+            errors.add(lines.line("", 0, name), f"[{name}] must be a table.")
+            table = {}
         values: dict[str, Any] = {}
         for key, value in table.items():
             if key not in schema:
-                raise ConfigError(f"{where}: [{name}] has an unknown key {key!r}{_suggest(key, list(schema))}. "
-                                  f"Known keys: {', '.join(schema)}.")
+                errors.add(lines.line(name, 0, key), f"[{name}] has an unknown key {key!r}"
+                           f"{_suggest(key, list(schema))}. Known keys: {', '.join(schema)}.")
+                continue
             attr, check = schema[key]
             try:
                 values[attr] = check(value)
             except ValueError as exc:
-                raise ConfigError(f"{where}: [{name}] {key}: {exc}.") from None
+                errors.add(lines.line(name, 0, key), f"[{name}] {key}: {exc}.")
         sections[name] = cls(**values)
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
-        raise ConfigError(f"{where}: 'source' must be written as [[source]] tables.")
-    lines = source_lines or []
+        errors.add(lines.line("", 0, "source"), "'source' must be written as [[source]] tables.")
+        raw_sources = []
     sources: list[Source] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(raw_sources):
-        line = lines[i] if i < len(lines) else 0
-        src = _parse_source(entry, i, line, where)
+        src = _parse_source(entry, i, lines, errors)
+        if src is None:
+            continue
+        at = lines.line("source", i, "id")
         if src.id in seen:
-            raise ConfigError(f"{where}: source {src.id!r} (line {line}) has the same id as the source "
-                              f"at line {seen[src.id]}; ids must be unique.")
-        seen[src.id] = line
+            errors.add(at, f"source {src.id!r} has the same id as the source at line {seen[src.id]}; "
+                       "ids must be unique.")
+        seen[src.id] = at
         sources.append(src)
+    if errors.messages:
+        raise ConfigError("\n".join(errors.messages))
     return Config(path=path, sources=tuple(sources), **sections)
 
 
-def _parse_source(entry: Any, index: int, line: int, where: str) -> Source:
-    label = f"{where}: [[source]] #{index + 1}" + (f" (line {line})" if line else "")
+def _parse_source(entry: Any, index: int, lines: KeyLines, errors: _Errors) -> Source | None:
+    """The source, or None after adding its errors to `errors`."""
+    head = lines.line("source", index)
+    label = f"[[source]] #{index + 1}"
     if not isinstance(entry, dict):
-        raise ConfigError(f"{label} must be a table.")
+        errors.add(head, f"{label} must be a table.")
+        return None
     sid = entry.get("id")
     if isinstance(sid, str) and sid:
-        label = f"{where}: source {sid!r}" + (f" (line {line})" if line else "")
+        label = f"source {sid!r}"
+    before = len(errors.messages)
     for key in entry:
         if key not in _SOURCE_KEYS:
-            raise ConfigError(f"{label} has an unknown key {key!r}{_suggest(key, _SOURCE_KEYS)}. "
-                              f"Known keys: {', '.join(_SOURCE_KEYS)}.")
+            errors.add(lines.line("source", index, key), f"{label} has an unknown key {key!r}"
+                       f"{_suggest(key, _SOURCE_KEYS)}. Known keys: {', '.join(_SOURCE_KEYS)}.")
     if "id" not in entry:
-        raise ConfigError(f"{label} has no 'id'; give every source a short unique id.")
-    if not isinstance(sid, str) or not _ID_RE.match(sid):
-        raise ConfigError(f"{label} key 'id': expected letters, digits, '.', '_' or '-', got {sid!r}.")
+        errors.add(head, f"{label} has no 'id'; give every source a short unique id.")
+    elif not isinstance(sid, str) or not _ID_RE.match(sid):
+        errors.add(lines.line("source", index, "id"),
+                   f"{label} key 'id': expected letters, digits, '.', '_' or '-', got {sid!r}.")
     if "url" not in entry:
-        raise ConfigError(f"{label} has no 'url'.")
+        errors.add(head, f"{label} has no 'url'.")
     checked: dict[str, Any] = {}
-    for key, check, default in (("url", _http_url, None), ("title", _type(str, "a string"), ""),
+    for key, check, default in (("url", _http_url, ""), ("title", _type(str, "a string"), ""),
                                 ("cites", _strings, []), ("article_line", _non_negative_int, 0),
                                 ("article", _type(str, "a path"), "")):
+        if key not in entry:
+            checked[key] = default
+            continue
         try:
-            checked[key] = check(entry.get(key, default))
+            checked[key] = check(entry[key])
         except ValueError as exc:
-            raise ConfigError(f"{label} key {key!r}: {exc}.") from None
+            errors.add(lines.line("source", index, key), f"{label} key {key!r}: {exc}.")
     quotes = entry.get("quotes", [])
+    at = lines.line("source", index, "quotes")
     if not isinstance(quotes, list):
-        raise ConfigError(f"{label} key 'quotes': expected a list of strings or tables.")
-    parsed = tuple(_parse_quote(q, f"{label} key 'quotes' item {n + 1}") for n, q in enumerate(quotes))
-    cited_in = _parse_citations(entry.get("cited_in", []), label)
+        errors.add(at, f"{label} key 'quotes': expected a list of strings or tables.")
+        quotes = []
+    parsed = [_parse_quote(q, f"{label} key 'quotes' item {n + 1}", at, errors) for n, q in enumerate(quotes)]
+    try:
+        cited_in = _parse_citations(entry.get("cited_in", []), label)
+    except ConfigError as exc:
+        errors.add(lines.line("source", index, "cited_in"), str(exc))
+        cited_in = ()
+    if len(errors.messages) > before:
+        return None
     if checked["article"] and all(c.article != checked["article"] for c in cited_in):
         cited_in = (Citation(checked["article"], tuple(checked["cites"]), checked["article_line"]), *cited_in)
-    return Source(id=sid, url=checked["url"], title=checked["title"], cites=tuple(checked["cites"]),
-                  quotes=parsed, line=line, article_line=checked["article_line"],
-                  article=checked["article"], cited_in=cited_in)
+    return Source(id=str(sid), url=checked["url"], title=checked["title"], cites=tuple(checked["cites"]),
+                  quotes=tuple(q for q in parsed if q is not None), line=head,
+                  article_line=checked["article_line"], article=checked["article"], cited_in=cited_in)
 
 
 def _parse_citations(items: Any, label: str) -> tuple[Citation, ...]:
@@ -508,26 +618,31 @@ def _parse_citations(items: Any, label: str) -> tuple[Citation, ...]:
     return tuple(out)
 
 
-def _parse_quote(q: Any, label: str) -> Quote:
+def _parse_quote(q: Any, label: str, line: int, errors: _Errors) -> Quote | None:
     if isinstance(q, str):
         q = {"text": q}
     if not isinstance(q, dict):
-        raise ConfigError(f"{label}: expected a string or a table {{ text = \"...\" }}, got {q!r}.")
+        errors.add(line, f"{label}: expected a string or a table {{ text = \"...\" }}, got {q!r}.")
+        return None
+    problems: list[str] = []
     for key in q:
         if key not in _QUOTE_KEYS:
-            raise ConfigError(f"{label} has an unknown key {key!r}{_suggest(key, _QUOTE_KEYS)}. "
-                              f"Known keys: {', '.join(_QUOTE_KEYS)}.")
+            problems.append(f"{label} has an unknown key {key!r}{_suggest(key, _QUOTE_KEYS)}. "
+                            f"Known keys: {', '.join(_QUOTE_KEYS)}.")
     text = q.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{label}: the quote text is empty; a quote must contain the words to look for.")
-    for key in ("prefix", "suffix", "note"):
-        if not isinstance(q.get(key, ""), str):
-            raise ConfigError(f"{label} key {key!r}: expected a string.")
+    if (not isinstance(text, str) or not text.strip()) and not problems:  # a misspelt `text` is said above
+        problems.append(f"{label}: the quote text is empty; a quote must contain the words to look for.")
+    problems += [f"{label} key {key!r}: expected a string." for key in ("prefix", "suffix", "note")
+                 if not isinstance(q.get(key, ""), str)]
     kind = q.get("kind", QuoteKind.QUOTE.value)
     if kind not in {k.value for k in QuoteKind}:
-        raise ConfigError(f"{label} key 'kind': expected \"quote\" or \"paraphrase\", got {kind!r}.")
+        problems.append(f"{label} key 'kind': expected \"quote\" or \"paraphrase\", got {kind!r}.")
     locator = q.get("locator")
     if locator is not None and (isinstance(locator, bool) or not isinstance(locator, int) or locator < 1):
-        raise ConfigError(f"{label} key 'locator': expected a paragraph number (1 or more), got {locator!r}.")
-    return Quote(text=text, prefix=q.get("prefix", ""), suffix=q.get("suffix", ""), locator=locator,
+        problems.append(f"{label} key 'locator': expected a paragraph number (1 or more), got {locator!r}.")
+    for problem in problems:
+        errors.add(line, problem)
+    if problems:
+        return None
+    return Quote(text=str(text), prefix=q.get("prefix", ""), suffix=q.get("suffix", ""), locator=locator,
                  note=q.get("note", ""), kind=QuoteKind(kind))

@@ -31,11 +31,23 @@ from .fsutil import atomic_write
 from .models import CaptureState, CheckRun, Status
 from .notify import notify_digest, notify_problems
 from .schedule import next_after, parse_trigger
+from .snapshot_page import write_pages
 from .store import Store
+
+DRAIN_EVERY = 600  # seconds between drains of the archive queue while no pass runs
+
+
+def _plain(value: Any) -> str:
+    """A field's value in a plain log line: lists comma-joined, text with spaces quoted."""
+    if isinstance(value, list | tuple):
+        value = ",".join(map(str, value))
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() or c == '"' for c in text) else text
 
 
 class Log:
-    """One line per event on stderr: plain `time event key=value ...`, or JSON lines."""
+    """One line per event on stderr: plain `time event message key=value ...`, or JSON lines whose
+    values keep their types (numbers as numbers, lists as lists) for log pipelines."""
 
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
@@ -46,7 +58,7 @@ class Log:
             line = json.dumps({"time": now, "event": event, **({"message": message} if message else {}), **fields},
                               ensure_ascii=False)
         else:
-            pairs = " ".join(f"{k}={v}" for k, v in fields.items())
+            pairs = " ".join(f"{k}={_plain(v)}" for k, v in fields.items())
             line = " ".join(p for p in (now, event, message, pairs) if p)
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
@@ -75,6 +87,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=config.schedule.timezone)
         self.stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.drain: asyncio.Task[None] | None = None  # the archive queue worked off between passes
         self.mtime = self._mtime()
 
     def _mtime(self) -> float:
@@ -91,7 +104,33 @@ class Daemon:
         if self.task is not None and not self.task.done():
             self.log("pass-skipped", "the previous pass is still running", reason=reason)
             return
+        await self._stop_drain()  # every drained step is already in history; the pass goes first
         self.task = asyncio.create_task(self._pass(reason))
+
+    async def _drain_due(self) -> None:
+        busy = self.task is not None and not self.task.done()
+        if self.stopping.is_set() or busy or not self.config.archive.wayback or \
+                (self.drain is not None and not self.drain.done()):
+            return
+        self.drain = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        from .archive.runner import drain_between_passes
+
+        try:
+            worked = await drain_between_passes(self.config, self.config.archive.timeout)
+        except LockBusy:
+            return
+        except Exception as exc:
+            self.log("archive-drain-failed", f"{type(exc).__name__}: {exc}")
+            return
+        if worked:
+            self.log("archive-drain", worked=worked)
+
+    async def _stop_drain(self) -> None:
+        if self.drain is not None and not self.drain.done():
+            self.drain.cancel()
+            await asyncio.gather(self.drain, return_exceptions=True)
 
     async def _pass(self, reason: str) -> None:
         from .pipeline import run_pass
@@ -114,8 +153,13 @@ class Daemon:
         captures = [o.capture.state for o in run.outcomes]
         self.log("pass", reason=reason, sources=len(run.outcomes), ok=run.count(Status.OK),
                  warning=run.count(Status.WARNING), broken=run.count(Status.BROKEN),
-                 duration=f"{time.monotonic() - started:.1f}s",
-                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING))
+                 seconds=round(time.monotonic() - started, 1),
+                 saved=captures.count(CaptureState.SAVED), pending=captures.count(CaptureState.PENDING),
+                 queued=captures.count(CaptureState.QUEUED))
+        for o in run.outcomes:  # which sources, and why: what an operator acts on
+            if o.status is Status.BROKEN:
+                self.log("broken", o.message, source=o.source.id, problems=list(o.problems), url=o.source.url,
+                         articles=sorted({c.article for c in o.source.cited_in} | ({o.source.article} - {""})))
         if config.notify.enabled:
             await self._notify_new_problems(config, run, before)
 
@@ -130,16 +174,18 @@ class Daemon:
         new = [o for o in run.outcomes if o.status is not Status.OK
                and set(o.problems) - before.get(o.source.id, set()) - {"archive-failed"}]
         if new:
-            for error in await notify_problems(config.notify, run, new):
+            for error in await notify_problems(config.notify, run, new, config.report.base_url):
                 self.log("notify-failed", error)
 
     async def _digest_due(self) -> None:
         config = self.config
         store = Store.open(config.database)
         try:
-            digest = build_digest(store, config, config.schedule.report_since, snapshot_prefix="../")
+            digest = build_digest(store, config, config.schedule.report_since,
+                                  snapshot_prefix=config.report.base_url or "../")
             name = digest.until.replace(":", "")
             folder = config.root / "reports"
+            digest = write_pages(digest, config.root, folder / "pages")
             paths = [folder / f"digest-{name}.md", folder / f"digest-{name}.html"]
             atomic_write(paths[0], render_digest("markdown", digest))
             atomic_write(paths[1], render_digest("html", digest))
@@ -149,7 +195,7 @@ class Daemon:
             store.close()
         self.log("digest", path=str(paths[1].relative_to(config.root)), broke=len(digest.broke),
                  changed=len(digest.changed))
-        for error in await notify_digest(config.notify, digest, paths[0]):
+        for error in await notify_digest(config.notify, digest, paths[0], config.report.base_url):
             self.log("notify-failed", error)
 
     async def _watch(self) -> None:
@@ -166,6 +212,8 @@ class Daemon:
                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
         self.scheduler.add_job(self._digest_due, parse_trigger(self.config.schedule.report, tz), id="digest",
                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(self._drain_due, "interval", seconds=DRAIN_EVERY, id="archive-drain",
+                               replace_existing=True, coalesce=True, max_instances=1)
 
     def reload(self, why: str) -> None:
         try:
@@ -204,13 +252,14 @@ class Daemon:
         self._schedule()
         self.scheduler.add_job(self._watch, "interval", seconds=2, id="watch", coalesce=True, max_instances=1)
         self.scheduler.start()
-        self.log("started", config=str(self.path), check=f'"{self.config.schedule.check}"',
-                 report=f'"{self.config.schedule.report}"', sources=len(self.config.sources))
+        self.log("started", config=str(self.path), check=self.config.schedule.check,
+                 report=self.config.schedule.report, sources=len(self.config.sources))
         for job, why in self._catch_up():
             self.log("catch-up", why, job=job)
             await (self._check_due("catch-up") if job == "check" else self._digest_due())
         await self.stopping.wait()
         self.scheduler.shutdown(wait=False)
+        await self._stop_drain()
         if self.task is not None and not self.task.done():
             self.log("stopping", f"letting the pass in flight finish (up to {self.grace:g}s)")
             try:

@@ -1,6 +1,8 @@
 """The editors' digest over a period, built from history: what broke, what changed (with the
-diff excerpts), what recovered, what is still unverifiable, what was archived, and every
-source's current status. Newest problems first."""
+diff excerpts), what recovered (and from what), what is still unverifiable, what was archived,
+and every source's current status. Newest problems first. Each source has one card: a broken
+source that also changed shows its diff on its "broke" card, not a second card. Each card
+says what to do."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from .durations import stamp
 from .store import Store
 
 UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
+CARD_SECTIONS = ("broke", "changed", "recovered", "unverifiable", "archived")  # `current` is a table
 _SEVERITY = {"broken": 0, "warning": 1, "ok": 2}
 
 
@@ -39,15 +42,51 @@ class Item:
     similarity: float | None = None
     cited_in: tuple[dict[str, Any], ...] = ()  # the articles citing it: article, notes, line, sentence, title
     word_changes: tuple[dict[str, Any], ...] = ()  # quotes whose words differ from the page or the last pass
+    final_url: str = ""
+    quotes: tuple[dict[str, Any], ...] = ()  # {text, match, found_text, changes?} as stored
+    was: str = ""  # for a recovered source: what it recovered from
+    page: str | None = None  # the readable page of the snapshot (see snapshot_page), beside the digest
 
     def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
-        """(label, href) of the live page, the local snapshot and the Wayback capture it has."""
+        """(label, href) of the live page, the saved copy (readable page, else the WARC file) and
+        the Wayback capture it has."""
         found = [("live page", self.url)]
-        if self.snapshot:
-            found.append(("local snapshot", snapshot_prefix + self.snapshot))
+        if self.page:
+            found.append(("saved copy", snapshot_prefix + self.page))
+        elif self.snapshot:
+            found.append(("saved copy (WARC)", snapshot_prefix + self.snapshot))
         if self.wayback:
             found.append(("Wayback copy", self.wayback))
         return found
+
+    @property
+    def quotes_off(self) -> list[dict[str, Any]]:
+        """Quotes the page no longer holds as written, with what it says instead, if anything."""
+        return [q for q in self.quotes if q.get("match") in ("missing", "altered") and q.get("found_text")]
+
+    @property
+    def drift_changes(self) -> list[dict[str, str]]:
+        """Passages that changed since the last pass, except those `quotes_off` already shows."""
+        shown = {q["text"] for q in self.quotes_off}
+        return [c for c in self.quote_changes if c["quote"] not in shown]
+
+    def advice(self) -> str:
+        """The one thing an editor should do about this source, or "" when nothing."""
+        problems = set(self.problems)
+        if problems & {"dead", "soft-404", "confirmed-dead"}:
+            if self.wayback:
+                return f"Cite the archived copy: {self.wayback}"
+            return "No archived copy is known: find the page elsewhere (the publisher, another archive) or replace it."
+        if problems & {"quote-missing", "quote-lost", "quote-altered", "quote-changed"}:
+            return ("Re-read the passage as the page has it now and correct the quote or the article"
+                    + (f", or cite the archived copy that still holds it: {self.wayback}" if self.wayback else "."))
+        if "redirected" in problems and self.final_url and self.final_url != self.url:
+            return f"Update the citation to the redirect target: {self.final_url}"
+        if "content-changed" in problems:
+            return "Re-read the page: its text changed, though every quote is still found."
+        if self.link in UNVERIFIABLE_LINKS:
+            return "Nothing to do yet: it is tried again at every pass; if this lasts, open the page in a browser."
+        return ""
 
 
 @dataclass(frozen=True)
@@ -89,20 +128,35 @@ def _by_article(current: list[Item]) -> tuple[list[ArticleProblems], list[Item]]
     return articles, shared
 
 
-def _item(r: dict[str, Any], **extra: Any) -> Item:
-    drift = r.get("drift", {})
+def _item(r: dict[str, Any], changed: dict[str, Any] | None = None, **extra: Any) -> Item:
+    """The card for result `r`; `changed` is the source's newest changed result in the period,
+    whose diff the card shows."""
+    drift = (changed or r).get("drift", {})
     wayback = r.get("archive", {}).get("wayback", {})
     return Item(id=r["id"], url=r["url"], title=r.get("title", ""), status=r["status"], link=r["link"],
                 problems=tuple(r.get("problems", [])), message=r.get("message", ""), checked=r["checked"],
                 snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
                 added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
-                cited_in=tuple(r.get("cited_in", [])),
+                cited_in=tuple(r.get("cited_in", [])), final_url=r.get("final_url") or "",
+                quotes=tuple(r.get("quotes", [])),
                 word_changes=tuple(q for q in r.get("quotes", []) if q.get("changes") or q.get("passage_changes")),
                 **extra)
 
 
-def _streak(history: list[dict[str, str]], pred: Any) -> list[dict[str, str]]:
+def _bad(r: dict[str, Any]) -> bool:
+    return bool(r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
+
+
+def _was(bad: list[dict[str, Any]]) -> str:
+    """What a recovered source recovered from: `dead (HTTP 404) on 3 passes since …`."""
+    newest = bad[0]
+    why = ", ".join(newest.get("problems", [])) or newest["link"]
+    message = f" ({newest['message']})" if newest.get("message") else ""
+    return f"{why}{message} on {len(bad)} pass{'es' if len(bad) != 1 else ''} from {bad[-1]['checked']}"
+
+
+def _streak(history: list[dict[str, Any]], pred: Any) -> list[dict[str, Any]]:
     """The newest results for which `pred` holds, newest first, up to the first that does not."""
     out = []
     for r in history:
@@ -120,26 +174,28 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     for latest in store.latest_results():
         if latest["id"] not in known:
             continue  # removed from the config since
+        # Whole results only for a source in trouble in the period; else only those whose stored
+        # detail changed (drift, captures): a big history is not read source by source in full.
+        troubled = _bad(latest) or any(_bad(r) for r in store.timeline(latest["id"], digest.since)[1:])
+        history = store.history(latest["id"]) if troubled else store.changes_since(latest["id"], digest.since)
+        recent = [r for r in history if r["checked"] >= digest.since]
+        changed = next((r for r in recent if r.get("drift", {}).get("state") == "changed"), None)
         digest.current.append(_item(latest))
-        bad = latest["status"] == "broken" or latest["link"] in UNVERIFIABLE_LINKS
-        # Typed rows only (no detail read): the whole streak when the source is in trouble now,
-        # else the period's rows, enough to see a recovery.
-        timeline = store.timeline(latest["id"], "" if bad else digest.since)
-        recent = [r for r in timeline if r["checked"] >= digest.since]
         if latest["status"] == "broken" and latest["checked"] >= digest.since:
-            streak = _streak(timeline, lambda r: r["status"] == "broken")
-            digest.broke.append(_item(latest, first_seen=streak[-1]["checked"], last_seen=streak[0]["checked"],
-                                      count=len(streak)))
+            streak = _streak(history, lambda r: r["status"] == "broken")
+            digest.broke.append(_item(latest, changed, first_seen=streak[-1]["checked"],
+                                      last_seen=streak[0]["checked"], count=len(streak)))
         elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= digest.since:
-            streak = _streak(timeline, lambda r: r["link"] in UNVERIFIABLE_LINKS)
-            digest.unverifiable.append(_item(latest, first_seen=streak[-1]["checked"],
+            streak = _streak(history, lambda r: r["link"] in UNVERIFIABLE_LINKS)
+            digest.unverifiable.append(_item(latest, changed, first_seen=streak[-1]["checked"],
                                              last_seen=streak[0]["checked"], count=len(streak)))
-        elif any(r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS for r in recent[1:]):
-            was = next(r for r in recent[1:] if r["status"] == "broken" or r["link"] in UNVERIFIABLE_LINKS)
-            digest.recovered.append(_item(latest, first_seen=was["checked"], last_seen=latest["checked"]))
-        news = store.changes_since(latest["id"], digest.since)  # drift and captures live in the detail
-        digest.changed.extend(_item(r) for r in news if r.get("drift", {}).get("state") == "changed")
-        digest.archived.extend(_item(r) for r in news
+        elif any(_bad(r) for r in recent[1:]):
+            bad = _streak(history[history.index(next(r for r in recent[1:] if _bad(r))):], _bad)
+            digest.recovered.append(_item(latest, changed, first_seen=bad[0]["checked"],
+                                          last_seen=latest["checked"], was=_was(bad)))
+        elif changed is not None:  # one card per source: a source listed above shows its change there
+            digest.changed.append(_item(changed))
+        digest.archived.extend(_item(r) for r in recent
                                if r.get("archive", {}).get("wayback", {}).get("state") == "saved")
     digest.broke.sort(key=lambda i: i.first_seen, reverse=True)
     digest.unverifiable.sort(key=lambda i: i.first_seen, reverse=True)

@@ -9,16 +9,18 @@ import json
 import os
 import re
 import sys
+import tempfile
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .article import Cited, Parsed, parse_article
-from .config import FetchSettings, load_config
+from .config import ArticleSettings, FetchSettings, load_config
 from .errors import UsageError
 from .fsutil import atomic_write
 from .models import FetchResult, LinkState, MatchKind
 from .publication import base_id
+from .reporters.common import plural
 
 HEADER = """# Sources cited by {article}, written by `linkcheck init`.
 # Review the quotes: a paraphrase or a translation will not be found on the page; replace it by
@@ -214,14 +216,15 @@ def run_init(sources: list[str], output: Path, force: bool, merge: bool, check: 
                          "(notes look like '[1] Title https://...')")
     if output.exists() and merge:
         text, n_src, n_quotes, n_cit = merge_config(output.read_text(encoding="utf-8"), articles)
-        summary = f"added {n_src} sources and {n_quotes} quotes to {output}" + \
-            (f" ({n_cit} more citing articles recorded)" if n_cit else "")
+        summary = f"added {plural(n_src, 'source')} and {plural(n_quotes, 'quote')} to {output}" + \
+            (f" ({plural(n_cit, 'more citing article')} recorded)" if n_cit else "")
     elif output.exists() and not force:
         raise UsageError(f"{output} already exists; use --force to overwrite it or --merge to add to it")
     else:
         text = render_config(articles)
         entries = _entries(articles)
-        summary = f"wrote {output}: {len(entries)} sources, {sum(len(e.cited.quotes) for e in entries)} quotes"
+        summary = f"wrote {output}: {plural(len(entries), 'source')}, " \
+                  f"{plural(sum(len(e.cited.quotes) for e in entries), 'quote')}"
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # merging into hand-made TOML we could not follow
@@ -236,8 +239,12 @@ def run_init(sources: list[str], output: Path, force: bool, merge: bool, check: 
 def _first_check(config_path: Path) -> int:
     from .pipeline import run_pass
 
-    config = load_config(config_path)
-    run = asyncio.run(run_pass(config, archive=False))
+    # The first check runs in a scratch folder: `init --check` leaves nothing behind but its
+    # output (no history database, lock, snapshots or reports beside the new sources.toml).
+    with tempfile.TemporaryDirectory(prefix="linkcheck-init-") as scratch:
+        # Sources are resolved already; no feed is read again from the scratch folder.
+        config = replace(load_config(config_path), path=Path(scratch) / config_path.name, articles=ArticleSettings())
+        run = asyncio.run(run_pass(config, archive=False))
     for o in run.outcomes:
         for q in o.quotes:
             if q.match is MatchKind.EXACT:

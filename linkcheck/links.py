@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from .config import Config
+from .models import Capture, CaptureState
 from .store import Store
 
 
@@ -13,8 +14,14 @@ def render_links(config: Config, fmt: str) -> str:
     store = Store.open(config.database)
     try:
         captures = {s.url: store.capture(s.url) for s in config.sources}
+        # The last pass's choice for readers wins: when a quote was lost, the capture still holding it.
+        shown = {r["url"]: r["archive"]["wayback"] for r in store.latest_results()}
     finally:
         store.close()
+    for url, wayback in shown.items():
+        if url in captures:  # None when no capture is known to hold a quote the live page lost
+            captures[url] = Capture(CaptureState(wayback["state"]), wayback["url"], wayback.get("timestamp")) \
+                if wayback.get("url") else None
     lines = []
     for src in config.sources:
         capture = captures.get(src.url)

@@ -187,6 +187,8 @@ class Capture:
     timestamp: str | None = None  # YYYYMMDDhhmmss
     message: str = ""
     verified: bool | None = None  # replayed and holds every quote found live; None: not checked
+    elsewhere: str | None = None  # for a dead page without one: the best capture in another web archive
+    elsewhere_date: str | None = None  # its Memento-Datetime, as the aggregator gave it
 
 
 @dataclass(frozen=True)

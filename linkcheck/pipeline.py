@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,7 +20,8 @@ import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
 from .analyse import UNREADABLE, Analysis, CpuPool
-from .archive.runner import Archiver, Job, stored_capture
+from .archive.runner import Job, archive_job, archive_url, stored_capture
+from .archive.session import ArchiveSession
 from .archive.snapshots import Written, stored_snapshot, write_snapshot
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
@@ -96,7 +96,7 @@ class Assessed:
 
     @property
     def job(self) -> Job:
-        return Job(tweet_url(self.source.url) or self.source.url, self.link, self.drift.state is DriftState.CHANGED)
+        return archive_job(archive_url(self.source.url), self.link, self.drift.state, self.source.quotes, self.quotes)
 
 
 def _quotes_key(source: Source, config: Config) -> str:
@@ -277,8 +277,7 @@ async def check_one(source: Source, prior: Prior, deps: Deps,
 
 def _recorded(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> tuple[SourceOutcome, Record]:
     outcome = finish(a, capture, fail_on)
-    return outcome, Record(outcome_dict(outcome), a.checked, a.previous, a.version, a.snapshot_row,
-                           (a.job.url, capture), a.validator)
+    return outcome, Record(outcome_dict(outcome), a.checked, a.previous, a.version, a.snapshot_row, a.validator)
 
 
 class _Pass:
@@ -286,15 +285,14 @@ class _Pass:
     batches as soon as it is judged; only the small outcomes stay (the run's reports need them)."""
 
     def __init__(self, config: Config, sources: Sequence[Source], deps: Deps, store: Store, run_id: int,
-                 archiver: Archiver | None, archive_off: str, progress: Progress | None) -> None:
+                 archive: ArchiveSession | None, archive_off: str, progress: Progress | None) -> None:
         self.config, self.sources, self.deps, self.store, self.run_id = config, sources, deps, store, run_id
-        self.archiver, self.archive_off, self.progress = archiver, archive_off, progress
+        self.archive, self.archive_off, self.progress = archive, archive_off, progress
         self.fail_on = failing(config.policy.fail_on)
         self.outcomes: list[SourceOutcome | None] = [None] * len(sources)
         self.batch: list[Record] = []
         self.batch_text = 0
         self.later: list[int] = []
-        self.archiving: set[asyncio.Task[None]] = set()
         self.read = 0
 
     async def run(self) -> None:
@@ -303,15 +301,21 @@ class _Pass:
         if self.later:
             await asyncio.sleep(self.config.fetch.recheck_pause)
             await self._pool(iter(self.later), last_try=True)
-        while self.archiving:
-            await asyncio.gather(*self.archiving)
+        if self.archive is not None:
+            try:
+                self._settle(await self.archive.finish())
+            except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
+                _log.debug("internal error while archiving", exc_info=exc)
 
     async def _pool(self, indexes: Iterator[int], last_try: bool) -> None:
         async def worker() -> None:
             for i in indexes:  # one shared iterator: each source is taken by exactly one worker
                 await self._one(i, last_try)
 
-        size = min(self.config.fetch.concurrency * 4, len(self.sources)) or 1
+        # Each worker holds at most one page (while it waits for a parser process), so this bounds a
+        # pass's memory; twice the fetch concurrency so that workers queued behind one busy host
+        # (`per_host`) leave others to fetch from the rest.
+        size = min(self.config.fetch.concurrency * 2, len(self.sources)) or 1
         await asyncio.gather(*(worker() for _ in range(size)))
 
     async def _one(self, i: int, last_try: bool) -> None:
@@ -323,29 +327,33 @@ class _Pass:
             self.progress(min(self.read, len(self.sources)), len(self.sources))
         if assessed is None:
             self.later.append(i)
-        elif self.archiver is None:
-            self._record(i, assessed, stored_capture(self.store, assessed.job.url, self.archive_off), archived=False)
-        else:  # archive work goes on beside the pass, under its own deadline
-            task = asyncio.create_task(self._archive(i, assessed, self.archiver))
-            self.archiving.add(task)
-            task.add_done_callback(self.archiving.discard)
-
-    async def _archive(self, i: int, assessed: Assessed, archiver: Archiver) -> None:
-        try:
-            capture = await archiver.capture(assessed.job)
-        except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
-            _log.debug("internal error while archiving", exc_info=exc)
-            why = f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}"
-            self._record(i, assessed, stored_capture(self.store, assessed.job.url, why), archived=False)
             return
-        self._record(i, assessed, capture)
-
-    def _record(self, i: int, assessed: Assessed, capture: Capture, archived: bool = True) -> None:
-        """`archived`: the capture is a new state for history; when nothing was asked of the archive,
-        the stored row is reported as it is and left alone (a pending save stays pending)."""
+        url = assessed.job.url
+        if self.archive is None:
+            capture = stored_capture(self.store, url, self.archive_off)
+        else:  # queued now; the queue is worked off once every source is judged (`_settle`)
+            try:
+                capture = self.archive.capture(assessed.job)
+            except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
+                _log.debug("internal error while archiving", exc_info=exc)
+                why = f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}"
+                capture = stored_capture(self.store, url, why)
         self.outcomes[i], record = _recorded(assessed, capture, self.fail_on)
-        if not archived:
-            record = replace(record, capture=None)
+        self._add(record)
+
+    def _settle(self, captures: dict[str, Capture]) -> None:
+        """Captures the archive's drain or replays changed: the run's outcomes and their stored
+        results follow."""
+        for i, o in enumerate(self.outcomes):
+            new = captures.get(archive_url(o.source.url)) if o is not None else None
+            if o is None or new is None or new == o.capture:
+                continue
+            problems = (*(p for p in o.problems if p != "archive-failed"),
+                        *(("archive-failed",) if new.state is CaptureState.FAILED else ()))
+            self.outcomes[i] = o = replace(o, capture=new, problems=problems)
+            self._add(Record(outcome_dict(o), stamp(now_utc()), None))
+
+    def _add(self, record: Record) -> None:
         self.batch.append(record)
         self.batch_text += len(record.version.main_text or b"") if record.version else 0
         if len(self.batch) >= BATCH or self.batch_text >= BATCH_TEXT:
@@ -366,14 +374,13 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
     cpu = CpuPool(config.fetch.workers)
     try:
         deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
-        archiver = None
+        session = None
         if archive and config.archive.wayback:
-            cited = Counter(tweet_url(s.url) or s.url for s in sources)
-            archiver = Archiver(Wayback(client, config.archive, keys_from_env()), store, config.archive,
-                                now_utc(), cited)
+            session = ArchiveSession(Wayback(client, config.archive, keys_from_env()), store, config.archive,
+                                     now_utc(), config.policy.min_quote_score)
         off = "archiving is off (--no-archive)" if config.archive.wayback else \
             "archiving is off (archive.wayback = false)"
-        work = _Pass(config, sources, deps, store, run_id, archiver, off, progress)
+        work = _Pass(config, sources, deps, store, run_id, session, off, progress)
         await work.run()
     finally:
         cpu.close()

@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from .archive.queue import Queue
+from .archive.wayback import keys_from_env, saves_per_minute
 from .config import Config
 from .durations import parse_stamp, stamp
 from .schedule import next_after
@@ -27,9 +29,11 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
         last = store.last_run()
         known = {s.id for s in config.sources}
         counts = Counter(status for source_id, status in store.latest_statuses().items() if source_id in known)
-        pending = store.pending_captures()
+        backlog = Queue(store).backlog()
     finally:
         store.close()
+    saves = saves_per_minute(config.archive, keys_from_env())
+    minutes = backlog.drain_minutes(config.archive.lookups_per_minute, saves)
     due = period = None
     healthy = False
     if last:
@@ -38,11 +42,20 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
         healthy = now <= finished + 2 * period
     by_status = {k: counts.get(k, 0) for k in ("ok", "warning", "broken")}
     data = {"last_pass": last[1] if last else None, "next_due": stamp(due) if due else None, "overdue": not healthy,
-            "counts": by_status, "pending_archive_saves": len(pending), "sources": len(config.sources)}
+            "counts": by_status, "pending_archive_saves": backlog.waiting, "sources": len(config.sources),
+            "archive_queue": {"waiting": backlog.waiting, "submitted": backlog.submitted,
+                              "drain_minutes": round(minutes, 1), "next_try_until": backlog.last_try}}
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n", healthy
     lines = [f"last pass: {data['last_pass'] or 'never'}",
              f"next due: {data['next_due'] or 'now'}" + ("  (OVERDUE)" if last and not healthy else ""),
              "status: " + ", ".join(f"{v} {k}" for k, v in by_status.items()),
-             f"pending archive saves: {len(pending)}"]
+             f"pending archive saves: {backlog.waiting}" + (
+                 f" ({backlog.submitted} submitted; drains in about {_minutes(minutes)} at "
+                 f"{config.archive.lookups_per_minute:g} lookups and {saves:g} saves a minute)"
+                 if backlog.waiting else "")]
     return "\n".join(lines) + "\n", healthy
+
+
+def _minutes(m: float) -> str:
+    return f"{m:.0f} min" if m < 90 else f"{m / 60:.1f} h"

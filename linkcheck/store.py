@@ -141,8 +141,28 @@ def _m4_shared_history(db: Db) -> None:
     _script(db, "CREATE INDEX latest_by_run ON latest (run_id)")
 
 
+def _m_archive_queue(db: Db) -> None:
+    """The archive queue lives in `captures` (one row per URL): why a save is wanted, the SPN job
+    to resume, when to try again; what the newest capture was verified to hold; and, per URL, the
+    captures replayed so far with the quotes each still holds (for pointing readers at the
+    newest one that holds a quote the live page lost)."""
+    for column in ("job_id TEXT", "reason TEXT NOT NULL DEFAULT ''", "next_try TEXT", "submitted TEXT",
+                   "verified INTEGER", "verified_key TEXT", "config TEXT NOT NULL DEFAULT ''",
+                   "link TEXT NOT NULL DEFAULT ''", "changed INTEGER NOT NULL DEFAULT 0",
+                   "elsewhere TEXT", "elsewhere_date TEXT"):
+        db.execute(f"ALTER TABLE captures ADD COLUMN {column}")
+    _script(db, """
+        CREATE INDEX captures_due ON captures (state, next_try);
+        CREATE TABLE capture_holds (
+            url TEXT NOT NULL, timestamp TEXT NOT NULL, capture_url TEXT NOT NULL,
+            verified INTEGER NOT NULL, holds TEXT NOT NULL, checked TEXT NOT NULL,
+            PRIMARY KEY (url, timestamp));
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Db], None]]] = [
     ("initial", _m1_initial),
+    ("archive-queue", _m_archive_queue),
     ("compact_history", _m2_compact_history),
     ("validators", _m3_validators),
     ("shared_history", _m4_shared_history),
@@ -198,7 +218,6 @@ class Record:
     previous: tuple[int, str] | None  # `Prior.detail`: the detail is stored again only if it changed
     version: Version | None = None
     snapshot: SnapshotRow | None = None
-    capture: tuple[str, Capture] | None = None  # the archived URL and its capture
     validator: Validator | None = None  # to remember; None leaves the stored one (if any) alone
 
 
@@ -364,12 +383,10 @@ class Store:
 
     def capture(self, url: str) -> Capture | None:
         """The last known Wayback capture state of `url`."""
-        row = self.db.execute("SELECT state, capture_url, timestamp, message FROM captures WHERE url = ?",
+        row = self.db.execute("SELECT state, capture_url, timestamp, message, verified FROM captures WHERE url = ?",
                               (url,)).fetchone()
-        return Capture(CaptureState(row[0]), row[1], row[2], row[3]) if row else None
-
-    def pending_captures(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT url FROM captures WHERE state = 'pending' ORDER BY url")]
+        return Capture(CaptureState(row[0]), row[1], row[2], row[3], None if row[4] is None else bool(row[4])) \
+            if row else None
 
     def snapshots(self) -> list[SnapshotRow]:
         return [SnapshotRow(*row) for row in self.db.execute(
@@ -421,16 +438,6 @@ class Store:
                        "url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified, "
                        "quotes = excluded.quotes",
                        (source_id, val.url, val.etag, val.last_modified, val.quotes))
-        if rec.capture is not None:
-            url, capture = rec.capture
-            db.execute(_CAPTURE, (url, capture.state.value, capture.url, capture.timestamp, rec.checked,
-                                  capture.message))
-
-    def save_captures(self, captures: Sequence[tuple[str, Capture]], checked: str) -> None:
-        """Captures found or made apart from a pass (the workers' archive job)."""
-        with self.transaction() as db:
-            for url, c in captures:
-                db.execute(_CAPTURE, (url, c.state.value, c.url, c.timestamp, checked, c.message))
 
     def prune_history(self, before: str) -> int:
         """Delete the results of passes started before `before` (never a source's newest one), the
@@ -467,13 +474,6 @@ class Store:
                        "WHERE snapshot IN (SELECT old FROM moved)")  # one scan of history, not one per file
             db.executemany("DELETE FROM snapshots WHERE path = ?", [(path,) for path in removed])
             db.execute("DROP TABLE moved")
-_CAPTURE = ("INSERT INTO captures (url, state, capture_url, timestamp, checked, message, attempts) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (url) DO UPDATE SET state = excluded.state, "
-            "capture_url = coalesce(excluded.capture_url, captures.capture_url), "
-            "timestamp = coalesce(excluded.timestamp, captures.timestamp), "
-            "checked = excluded.checked, message = excluded.message, "
-            "attempts = CASE WHEN excluded.state = 'pending' THEN captures.attempts + 1 ELSE 0 END")
-
 # Written in full (not INSERT OR REPLACE, which PostgreSQL lacks): a job retried after a worker died
 # writes its source's outcome of the pass again, in place.
 _OUTCOME = (f"INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_SNAPSHOT_ID}, ?, ?) "

@@ -27,30 +27,29 @@ import os
 import random
 import signal
 import sys
+import time
 import zlib
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .adapters.twitter import tweet_url
 from .analyse import CpuPool
-from .archive.runner import Archiver, Job, stored_capture
+from .archive.queue import Queue
+from .archive.runner import Drain, Job, archive_url, settings_key, stored_capture
+from .archive.session import ArchiveSession
 from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .daemon import Log
 from .db import unreachable_as
 from .distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
-from .durations import now_utc, stamp
+from .durations import now_utc
 from .errors import ConfigError, HistoryUnavailable
 from .fetch import Fetcher, open_client
-from .models import Capture, CaptureState, LinkState
+from .models import Capture
 from .pipeline import Deps, check_one
 from .store import MIGRATIONS, Store
-
-_ARCHIVE_OFF = "not archived by workers: the archive queue is drained on its own"
 
 
 class JobTooNew(Exception):
@@ -150,7 +149,12 @@ class Worker:
         app = queue_app(self.url)
 
         async def archive(job: Job) -> Capture:
-            return stored_capture(store, job.url, _ARCHIVE_OFF)
+            """Queued on the archive queue (history's `captures`), which the archive job drains."""
+            if not self.config.archive.wayback:
+                return stored_capture(store, job.url, "archiving is off (archive.wayback = false)")
+            session = ArchiveSession(Wayback(client, self.config.archive, keys_from_env()), store,
+                                     self.config.archive, now_utc(), self.config.policy.min_quote_score)
+            return session.capture(job)
 
         async def guarded(job: Awaitable[None]) -> None:
             try:
@@ -202,19 +206,15 @@ class Worker:
             raise JobTooNew(f"job schema {schema} > {JOB_SCHEMA}")
 
     async def _archive(self, store: Store, client: httpx.AsyncClient, schema: int) -> None:
-        """The Wayback work of each source's newest result, as a local pass does it (same Archiver:
-        its pacing is the archive's rate, its deadline `[archive] timeout`; what is left is
-        `pending`, for the next archive job). Only one such job runs at a time, anywhere."""
+        """Drain the archive queue the check jobs filled, as the daemon does between passes (the
+        drain's pacers are the archive's rate; `[archive] timeout` bounds it; what is left waits
+        in history for the next archive job). Only one such job runs at a time, anywhere."""
         self._refuse_newer(schema)
-        settings = self.config.archive
-        jobs = [Job(tweet_url(r["url"]) or r["url"], LinkState(r["link"]), r["drift"]["state"] == "changed")
-                for r in store.latest_results() if r["id"] in self.sources]
-        archiver = Archiver(Wayback(client, settings, keys_from_env()), store, settings, now_utc(),
-                            Counter(j.url for j in jobs))
-        captures = await asyncio.gather(*(archiver.capture(j) for j in jobs))
-        store.save_captures([(j.url, c) for j, c in zip(jobs, captures, strict=True)], stamp(now_utc()))
-        self.log("archived", urls=len(jobs), saved=sum(c.state is CaptureState.SAVED for c in captures),
-                 pending=sum(c.state is CaptureState.PENDING for c in captures))
+        settings, keys = self.config.archive, keys_from_env()
+        drain = Drain(Wayback(client, settings, keys), Queue(store), settings, settings_key(settings, keys))
+        worked = await drain.run(time.monotonic() + settings.timeout,
+                                 {archive_url(s.url) for s in self.config.sources})
+        self.log("archived", worked=worked)
 
     async def _check(self, store: Store, deps: Deps, archive: Callable[[Job], Awaitable[Capture]], schema: int,
                      run: int, sources: list[str]) -> None:

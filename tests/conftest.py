@@ -11,13 +11,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import pytest
 
 from linkcheck.cli import main
+
+if TYPE_CHECKING:
+    from fakewayback import FakeWayback
 
 Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
 
@@ -90,6 +93,18 @@ class Server:
 def server() -> Iterator[Server]:
     s = Server()
     yield s
+    s.close()
+
+
+@pytest.fixture
+def wayback() -> Iterator[FakeWayback]:
+    """A fake Wayback Machine (tests/fakewayback.py) on its own loopback server."""
+    from fakewayback import FakeWayback
+
+    s = Server()
+    fake = FakeWayback(s)
+    s.fallback = fake.handle
+    yield fake
     s.close()
 
 

@@ -50,7 +50,8 @@ def test_every_command_works_on_the_backend(server: Server, tmp_path: Path, data
     assert code == 0, err
     digest = json.loads(out)
     assert "a" in json.dumps(digest["changed"]) and "gone" in json.dumps(digest["broke"])
-    code, out, _ = run_cli(["status", "--config", str(config), "--format", "json"], capsys)
+    code, out, err = run_cli(["status", "--config", str(config), "--format", "json"], capsys)
+    assert out, err
     status = json.loads(out)
     assert code == 0 and status["counts"] == {"ok": 0, "warning": 1, "broken": 1}
     assert status["last_pass"] == last["finished"]

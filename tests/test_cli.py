@@ -60,7 +60,7 @@ def test_text_output_is_readable(server: Server, tmp_path: Path, capsys: pytest.
     config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": ["when allies agree"]}])
     code, out, _ = run_cli(["check", "--config", str(config)], capsys)
     assert code == 1
-    assert out.startswith("BROKEN  a  [alive]")
+    assert out.startswith("BROKEN  a  [quote-altered]  ")  # the reason, not the link state [alive]
     assert "the page says: “Allies agree and conditions are met.”" in out
     assert "\033[" not in out  # no colour off a terminal
     assert "1 source: 0 ok, 0 warning, 1 broken" in out
@@ -75,7 +75,7 @@ def test_text_output_lists_only_problems_on_large_configs(server: Server, tmp_pa
     assert code == 1
     assert out.startswith("BROKEN  gone  [dead]")
     assert "OK " not in out
-    assert "(25 sources are ok and not listed" in out
+    assert "(25 sources ok and not listed" in out
 
 
 def test_internal_error_exits_3_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -12,7 +12,7 @@ GOOD_SOURCE = '[[source]]\nid = "a"\nurl = "https://example.org/a"\n'
 CASES = [
     # (config text, words the message must contain)
     ("[fetch]\ntimout = 5\n" + GOOD_SOURCE, ["[fetch]", "'timout'", "did you mean 'timeout'"]),
-    ("[fetch]\ntimeout = \"soon\"\n" + GOOD_SOURCE, ["[fetch] timeout", "expected a number"]),
+    ("[fetch]\ntimeout = \"soon\"\n" + GOOD_SOURCE, ["sources.toml:2: [fetch] timeout", "not a duration"]),
     ("[fetch]\nretries = -1\n" + GOOD_SOURCE, ["[fetch] retries", "at least 0"]),
     ("[fetch]\nallow_private = 1\n" + GOOD_SOURCE, ["allow_private", "true or false"]),
     ("[fetch]\nworkers = -2\n" + GOOD_SOURCE, ["[fetch] workers", "at least 0"]),
@@ -25,14 +25,14 @@ CASES = [
     ("[schedule]\ncheck = \"every fortnight\"\n" + GOOD_SOURCE, ["[schedule] check"]),
     ("[schedule]\nreport = \"0 8 * *\"\n" + GOOD_SOURCE, ["[schedule] report", "crontab"]),
     ("[polcy]\n" + GOOD_SOURCE, ["unknown top-level key 'polcy'", "did you mean 'policy'"]),
-    ('[[source]]\nurl = "https://example.org/"\n', ["[[source]] #1 (line 1)", "no 'id'"]),
-    ('[[source]]\nid = "a"\n', ["source 'a' (line 1)", "no 'url'"]),
+    ('[[source]]\nurl = "https://example.org/"\n', ["sources.toml:1: [[source]] #1", "no 'id'"]),
+    ('[[source]]\nid = "a"\n', ["sources.toml:1: source 'a'", "no 'url'"]),
     ('[[source]]\nid = "a"\nurl = "ftp://example.org/x"\n', ["source 'a'", "'url'", "only http and https"]),
     ('[[source]]\nid = "a"\nurl = "https://exa mple.org/"\n', ["source 'a'", "'url'", "not a URL"]),
     ('[[source]]\nid = "a"\nurl = "https://:80/x"\n', ["source 'a'", "'url'", "no valid host"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org:99999/"\n', ["source 'a'", "malformed"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\ntimout = 3\n',
-     ["source 'a' (line 1)", "'timout'"]),
+     ["sources.toml:4: source 'a'", "'timout'"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\ncites = [1]\n', ["source 'a'", "'cites'"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [""]\n', ["source 'a'", "quote text is empty"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ txt = "x" }]\n',
@@ -40,9 +40,9 @@ CASES = [
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ text = "x", locator = 0 }]\n',
      ["source 'a'", "locator"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{ text = "x", kind = "paraphrased" }]\n',
-     ["source 'a' (line 1)", "'kind'", "\"paraphrase\"", "'paraphrased'"]),
+     ["sources.toml:4: source 'a'", "'kind'", "\"paraphrase\"", "'paraphrased'"]),
     ('[[source]]\nid = "bad id!"\nurl = "https://example.org/"\n', ["'id'", "bad id!"]),
-    (GOOD_SOURCE + "\n" + GOOD_SOURCE, ["source 'a' (line 5)", "same id", "line 1"]),
+    (GOOD_SOURCE + "\n" + GOOD_SOURCE, ["sources.toml:6: source 'a'", "same id", "line 2"]),
     ("[fetch\ntimeout = 3\n", ["invalid TOML", "line 1"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/\n', ["invalid TOML", "line 3"]),
 ]
@@ -79,7 +79,7 @@ def test_valid_config_and_quote_tables(tmp_path: Path, capsys: pytest.CaptureFix
                     'quotes = ["plain", { text = "with context", prefix = "before", suffix = "after", '
                     'locator = 85 }, { text = "restated", kind = "paraphrase" }]\n', encoding="utf-8")
     code, out, _ = run_cli(["validate", "--config", str(path)], capsys)
-    assert code == 0 and "1 sources, 3 quotes" in out
+    assert code == 0 and "1 source, 3 quotes" in out
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -102,7 +102,7 @@ def test_passes_on_time_and_sigterm_exits_cleanly(server: Server, tmp_path: Path
     assert db.execute("SELECT count(*) FROM outcomes JOIN runs ON runs.id = run_id WHERE partial = 0"
                       ).fetchone()[0] == len(done)
     pass_lines = d.lines("pass")
-    assert pass_lines and "ok=1" in pass_lines[0] and "duration=" in pass_lines[0]
+    assert pass_lines and "ok=1" in pass_lines[0] and "seconds=" in pass_lines[0]
 
 
 def test_json_logs_and_sighup_reload(server: Server, tmp_path: Path, daemon_factory: Callable[..., Daemon]) -> None:
@@ -111,7 +111,10 @@ def test_json_logs_and_sighup_reload(server: Server, tmp_path: Path, daemon_fact
     d = daemon_factory(config, "--log-format", "json")
     wait_for(lambda: len(runs(tmp_path)) >= 1, what="first pass")
     first = json.loads(d.text().splitlines()[0])
-    assert first["event"] == "started"
+    assert first["event"] == "started" and first["check"] == "every 1s" and first["sources"] == 1
+    wait_for(lambda: '"event": "pass"' in d.text(), what="the pass log line")
+    done = next(json.loads(x) for x in d.text().splitlines() if json.loads(x)["event"] == "pass")
+    assert isinstance(done["seconds"], float) and done["ok"] == 1 and done["broken"] == 0  # typed, not "1.2s"
     good = config.read_text()
     config.write_text(good + f'\n[[source]]\nid = "b"\nurl = "{server.url("/b")}"\n')
     d.proc.send_signal(signal.SIGHUP)
@@ -217,12 +220,15 @@ def test_weekly_digest_job_writes_its_file_and_notifies(server: Server, tmp_path
     d = daemon_factory(config)
     reports = tmp_path / "reports"
     wait_for(lambda: any(reports.glob("digest-*.html")), what="a digest file")
-    wait_for(lambda: any(h["event"] == "digest" for h in hooks), what="the digest webhook")
+    wait_for(lambda: any(str(h["title"]).startswith("linkcheck digest") for h in hooks), what="the digest webhook")
     assert d.stop() == 0
     html = next(reports.glob("digest-*.html")).read_text()
     assert "<h2>What broke (1)</h2>" in html and "gone" in html
-    problems = [h for h in hooks if h["event"] == "new-problems"]
-    assert len(problems) == 1 and [s["id"] for s in problems[0]["sources"]] == ["gone"]  # type: ignore[index]
+    problems = [h for h in hooks if h["title"] == "linkcheck: 1 citation needs a look"]
+    assert len(problems) == 1 and problems[0]["type"] == "failure"
+    assert "**gone** (broken: dead)" in str(problems[0]["message"]) and "/a" not in str(problems[0]["message"])
+    broken = d.lines("broken")
+    assert broken and "source=gone problems=dead" in broken[0] and "HTTP 404" in broken[0]
 
 
 def test_failing_webhook_never_stops_the_daemon(server: Server, tmp_path: Path,
@@ -236,7 +242,8 @@ def test_failing_webhook_never_stops_the_daemon(server: Server, tmp_path: Path,
     n = len(runs(tmp_path))
     wait_for(lambda: len(runs(tmp_path)) >= n + 1, what="the next pass")
     assert d.stop() == 0
-    assert "HTTP 500" in d.lines("notify-failed")[0]
+    assert "notification to json://127.0.0.1" in d.lines("notify-failed")[0]
+    assert "500" in d.lines("notify-failed")[0]
 
 
 def test_status_command(server: Server, tmp_path: Path) -> None:

@@ -96,12 +96,13 @@ def test_drift_between_passes_and_digest(server: Server, site: dict[str, str], t
     digest = json.loads((tmp_path / "digest.json").read_text())
     assert [i["id"] for i in digest["broke"]] in (["edited", "gone"], ["gone", "edited"])
     changed = {i["id"] for i in digest["changed"]}
-    assert changed == {"edited", "removed", "flap"}  # flap: the one real change B, not its return
+    assert changed == {"removed", "flap"}  # flap: the one real change B, not its return; edited: on its broke card
     md = (tmp_path / "digest.markdown").read_text()
     assert "~~3. We remain open to engagement.~~" in md
     assert "may in future consider extending" in md
     assert "furniture" in md.split("## Every source now")[1]
-    assert "](snapshots/edited/" in md
+    page = md.split("[saved copy](", 1)[1].split(")", 1)[0]  # a readable page, not a .warc.gz download
+    assert page.startswith("pages/") and "<mark>" in (tmp_path / page).read_text()
     html = (tmp_path / "digest.html").read_text()
     assert "<del>3. We remain open to engagement.</del>" in html
     _check_digest_structure(html)
@@ -122,7 +123,11 @@ def _check_digest_structure(html: str) -> None:
     changed = doc.xpath("//section[@id='changed']//article")
     assert changed and all(c.xpath(".//del | .//ins") for c in changed)
     quoted = doc.xpath("//li[@class='quoted']")
-    assert len(quoted) == 1 and "it now says" in quoted[0].text_content()
+    assert len(quoted) == 1 and "the page says" in quoted[0].text_content()
+    passages = quoted[0].xpath(".//mark[not(ancestor::ul[@class='changes'])]")  # not the `12 → 15` list
+    assert [m.text for m in passages] == ["will be", "a position to extend", "may",
+                                          "future consider extending"]  # the words that differ
+    assert doc.xpath("//section[@id='broke']//p[@class='todo']")  # every broken card says what to do
     assert len(doc.xpath("//section[@id='current']//tbody/tr")) == 5
 
 

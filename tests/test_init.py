@@ -134,7 +134,7 @@ def test_init_writes_merges_and_refuses_to_overwrite(tmp_path: Path, capsys: pyt
     more.write_text(SEED.read_text() + "\n[8] Extra https://extra.example/page\n")
     code, stdout, err = run_cli(["init", "--from", str(more), "--output", str(out), "--merge"], capsys)
     assert code == 0, err
-    assert "added 1 sources and 1 quotes" in stdout
+    assert "added 1 source and 1 quote" in stdout
     merged = out.read_text()
     assert 'title = "Vilnius Communiqué"  # edited' in merged
     data = tomllib.loads(merged)

@@ -271,7 +271,7 @@ def test_init_several_articles_and_merge_keep_every_citation(tmp_path: Path,
     code, stdout, err = run_cli(["init", "--from", str(tmp_path / "three.md"), "--output", str(out), "--merge"],
                                 capsys)
     assert code == 0, err
-    assert "added 0 sources and 1 quotes" in stdout and "1 more citing articles" in stdout
+    assert "added 0 sources and 1 quote " in stdout and "1 more citing article recorded" in stdout
     data = tomllib.loads(out.read_text(encoding="utf-8"))
     times = data["source"][0]
     assert [c["article"] for c in times["cited_in"]] == ["one.md", "two.txt", "three.md"]

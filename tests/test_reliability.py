@@ -159,13 +159,13 @@ def test_the_daemon_log_carries_internal_error_tracebacks(capsys: pytest.Capture
 def test_a_bug_in_archiving_loses_neither_the_pass_nor_pending_saves(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from linkcheck.archive.runner import Archiver
+    from linkcheck.archive.session import ArchiveSession
     from linkcheck.store import Store
 
-    async def buggy(*args: object) -> None:
+    def buggy(*args: object) -> None:
         raise AttributeError("a bug in the archive code")
 
-    monkeypatch.setattr(Archiver, "capture", buggy)
+    monkeypatch.setattr(ArchiveSession, "capture", buggy)
     server.routes["/a"] = lambda h: send(h, 200, page("<p>Words.</p>"))
     config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": ["Words."]}],
                           archive={"wayback": True})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import sqlite3
 import threading
 import tracemalloc
@@ -20,6 +21,7 @@ from linkcheck.config import load_config
 from linkcheck.fetch import Fetcher, open_client
 from linkcheck.models import Capture, CaptureState, LinkState, MatchKind, Status
 from linkcheck.pipeline import Deps, check_one, check_pass
+from linkcheck.reporters import jsonfmt
 from linkcheck.store import Store
 
 QUOTE = "We will be in a position to extend an invitation to Ukraine to join the Alliance."
@@ -51,7 +53,8 @@ def test_check_one_runs_on_its_own_with_its_inputs_passed_in(server: Server, tmp
         finally:
             cpu.close()
         assert outcome.status is Status.OK and outcome.quotes[0].match is MatchKind.EXACT
-        assert jobs == [Job(src.url, LinkState.ALIVE, False)]
+        assert [(j.url, j.link, j.changed, j.found) for j in jobs] == [
+            (src.url, LinkState.ALIVE, False, frozenset({QUOTE}))]
         assert record.result["id"] == src.id and record.version is not None and record.version.main_text
         # Nothing is written by the unit itself: the caller stores the record.
         assert store.db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 0
@@ -97,6 +100,8 @@ def test_outcomes_reach_history_while_the_pass_runs_and_the_pass_completes_last(
         finally:
             store.close()
         assert run.count(Status.OK) == 7
+        # The report is rendered source by source, to the very text of the whole dict dumped at once.
+        assert jsonfmt.render(run) == json.dumps(jsonfmt.run_dict(run), ensure_ascii=False, indent=2) + "\n"
         return during
 
     during = asyncio.run(run())

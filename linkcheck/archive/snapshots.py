@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from .. import __version__
+from ..fsutil import temp_beside
 from ..models import FetchResult
 
 _HOP_BY_HOP = {"transfer-encoding", "connection", "keep-alive"}
@@ -66,7 +66,7 @@ def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dic
     folder = (snapshots or root / "snapshots") / _safe(source_id)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{stamp}-{digest[5:17].lower()}.warc.gz"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".warc.gz")
+    fd, tmp = temp_beside(folder / name, suffix=".warc.gz")
     try:
         with os.fdopen(fd, "wb") as out:
             _write_records(_Writer(out, gzip=False), name, fetch, metadata, user_agent)

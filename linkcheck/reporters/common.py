@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from ..models import MatchKind, QuoteKind, QuoteMatch, SourceOutcome, Status
 from ..policy import UNVERIFIED, changes_text
 
@@ -27,6 +30,44 @@ def quote_line(q: QuoteMatch, limit: int = 200) -> str:
     if q.passage_changes:
         line += f"; changed since the last check: {changes_text(q.passage_changes)}"
     return line
+
+
+Runs = list[tuple[str, bool]]
+# Numbers (1,200.5) and Latin words whole; CJK characters and punctuation one by one.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[A-Za-zÀ-ɏ'’-]+|\s+|.", re.S)
+
+
+def word_diff(a: str, b: str) -> tuple[Runs, Runs]:
+    """`a` and `b` as runs of (text, changed), word by word, so that a renderer can highlight
+    exactly the words that differ (`12` → `15`) instead of two sentences to compare by eye."""
+    wa, wb = _TOKEN.findall(a), _TOKEN.findall(b)
+    ra: Runs = []
+    rb: Runs = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if i2 > i1:
+            ra.append(("".join(wa[i1:i2]), tag != "equal"))
+        if j2 > j1:
+            rb.append(("".join(wb[j1:j2]), tag != "equal"))
+    return _coalesce(ra), _coalesce(rb)
+
+
+def _coalesce(runs: Runs) -> Runs:
+    """Changed words separated only by unchanged spaces form one changed run."""
+    out: Runs = []
+    for text, changed in runs:
+        if out and out[-1][1] == changed:
+            out[-1] = (out[-1][0] + text, changed)
+        elif changed and len(out) >= 2 and out[-2][1] and not out[-1][0].strip():
+            space = out.pop()[0]
+            out[-1] = (out[-1][0] + space + text, True)
+        else:
+            out.append((text, changed))
+    return out
+
+
+def plural(n: int, word: str) -> str:
+    """`1 source`, `2 sources`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def md_escape(text: str) -> str:

@@ -1,5 +1,6 @@
 """The digest as one self-contained HTML file: inline CSS, no external assets, readable on a
-phone, diffs shown as deletions and insertions."""
+phone (the reason for a status is never hidden), diffs shown as deletions and insertions with the
+changed words marked, and a "what to do" line on every card that needs one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from html import escape
 
 from ..digest import Digest, Item
 from ..durations import parse_stamp
+from .common import Runs, word_diff
 
 _CSS = """
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#fff; --muted:#5f6368; --line:#e3e3e6;
@@ -38,8 +40,10 @@ h1 { font-size: 1.5rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; margin: 28px 
 .quoted { border:1px solid var(--line); } .label { color:var(--muted); font-size:.85rem; }
 del, .del { background:var(--del); text-decoration: line-through; text-decoration-thickness: 1px; }
 ins, .ins { background:var(--ins); text-decoration: none; }
-mark { background:var(--ins); color:inherit; font-weight:600; }
-.links a { margin-right: 12px; white-space: nowrap; }
+mark { background:#ffe066; color:#1d1d1f; border-radius:2px; padding:0 1px; }
+.todo { border-left:3px solid var(--fg); padding:2px 8px; margin:8px 0; }
+.was { color:var(--muted); }
+.links a { margin-right: 12px; white-space: nowrap; display:inline-block; padding:4px 0; }
 table { width:100%; border-collapse:collapse; font-size:.9rem; }
 th, td { text-align:left; padding:6px; border-bottom:1px solid var(--line); vertical-align:top; }
 td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
@@ -76,6 +80,39 @@ def _links(item: Item, prefix: str) -> str:
     return f'<p class="links">{anchors}</p>'
 
 
+def _runs(runs: Runs) -> str:
+    """Word-diff runs as HTML, the changed words in <mark>."""
+    return "".join(f"<mark>{escape(t)}</mark>" if changed and t.strip() else escape(t) for t, changed in runs)
+
+
+def _quotes_off(item: Item) -> list[str]:
+    out = []
+    for q in item.quotes_off:
+        quoted, page = word_diff(q["text"], q["found_text"])
+        changes = "".join(f'<li>{escape(c["quote"])} → <mark>{escape(c["page"])}</mark></li>'
+                          for c in q.get("changes") or [])
+        out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{_runs(quoted)}”'
+                   f'<br><span class="label">the page says</span> “{_runs(page)}”'
+                   + (f'<ul class="changes">{changes}</ul>' if changes else "") + "</li>")
+    return ['<ul class="diff">', *out, "</ul>"] if out else []
+
+
+def _drift(item: Item) -> list[str]:
+    if not (item.quote_changes or item.removed or item.added):
+        return []
+    sim = f" · similarity {item.similarity:.2f}" if item.similarity is not None else ""
+    out = [f'<p class="meta">The text changed{sim}</p><ul class="diff">']
+    for c in item.drift_changes:
+        before, after = word_diff(c["before"], c["after"])
+        out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{escape(c["quote"])}”'
+                   f'<br><span class="label">the page said</span> <del>{_runs(before)}</del>'
+                   f'<br><span class="label">it now says</span> <ins>{_runs(after) or "(gone)"}</ins></li>')
+    out += [f'<li class="del"><del>{escape(t)}</del></li>' for t in item.removed]
+    out += [f'<li class="ins"><ins>{escape(t)}</ins></li>' for t in item.added]
+    out.append("</ul>")
+    return out
+
+
 def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> str:
     title = escape(item.title or item.url)
     out = [f'<article class="card {escape(item.status)}" id="{escape(item.id)}-{escape(item.checked)}">',
@@ -86,7 +123,11 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
               if set(item.problems) - {item.link} else "") + "</p>"]
     if item.message:
         out.append(f"<p>{escape(item.message)}</p>")
-    for q in item.word_changes:  # the page's passage, its changed words marked
+    if item.was:
+        out.append(f'<p class="was">Recovered from: {escape(item.was)}</p>')
+    for q in item.word_changes:  # passages that changed since the last pass (quotes_off shows the others)
+        if q in item.quotes_off:
+            continue
         words = [c["page"] for c in q.get("changes", [])] + [c["after"] for c in q.get("passage_changes", [])]
         out.append(f'<p class="quoted"><span class="label">Quoted</span> “{escape(q["text"])}”<br>'
                    f'<span class="label">the page says</span> {marked(q.get("found_text") or "", words)}</p>')
@@ -94,15 +135,12 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
         out.append(f'<p class="meta">First seen {when(item.first_seen)} · last seen {when(item.last_seen)}'
                    f' · {item.count} check{"s" if item.count != 1 else ""} in a row</p>')
     if diff:
-        sim = f" · similarity {item.similarity:.2f}" if item.similarity is not None else ""
-        out.append(f'<p class="meta">Changed on {when(item.checked)}{sim}</p><ul class="diff">')
-        for c in item.quote_changes:
-            out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{escape(c["quote"])}”'
-                       f'<br><span class="label">the page said</span> <del>{escape(c["before"])}</del>'
-                       f'<br><span class="label">it now says</span> <ins>{escape(c["after"]) or "(gone)"}</ins></li>')
-        out += [f'<li class="del"><del>{escape(t)}</del></li>' for t in item.removed]
-        out += [f'<li class="ins"><ins>{escape(t)}</ins></li>' for t in item.added]
-        out.append("</ul>")
+        out.append(f'<p class="meta">Changed on {when(item.checked)}</p>')
+    out += _quotes_off(item)
+    out += _drift(item)
+    if advice := item.advice():
+        linked = re.sub(r"https?://\S+", lambda m: f'<a href="{m[0]}">{m[0]}</a>', escape(advice))
+        out.append(f'<p class="todo"><strong>What to do:</strong> {linked}</p>')
     out.append(_links(item, prefix))
     out.append("</article>")
     return "\n".join(out)
@@ -137,10 +175,10 @@ def _articles(d: Digest) -> str:
 def render(d: Digest) -> str:
     """One self-contained HTML page."""
     p = d.snapshot_prefix
-    rows = "\n".join(
-        f'<tr class="{escape(i.status)}"><td><span class="badge status">{escape(i.status)}</span></td>'
-        f'<td><a href="{escape(i.url)}">{escape(i.id)}</a></td><td>{escape(i.link)}</td>'
-        f'<td class="hide-narrow">{escape(", ".join(i.problems) or "—")}</td>'
+    rows = "\n".join(  # the reason sits in the same cell as the status: a phone never hides it
+        f'<tr class="{escape(i.status)}"><td><span class="badge status">{escape(i.status)}</span>'
+        f'<br>{escape(", ".join(i.problems) or i.link)}</td>'
+        f'<td><a href="{escape(i.url)}">{escape(i.id)}</a></td>'
         f'<td class="hide-narrow">{when(i.checked)}</td></tr>' for i in d.current)
     counts = (f"<li>{len(d.broke)} broken</li><li>{len(d.changed)} changed</li>"
               f"<li>{len(d.recovered)} recovered</li><li>{len(d.unverifiable)} unverifiable</li>"
@@ -165,8 +203,7 @@ def render(d: Digest) -> str:
 {_section("unverifiable", "Still unverifiable", d.unverifiable, p, "Every source could be read.", streak=True)}
 {_section("archived", "Archived", d.archived, p, "No new Wayback captures.")}
 <section id="current"><h2>Every source now ({len(d.current)})</h2>
-<table><thead><tr><th>status</th><th>source</th><th>link</th><th class="hide-narrow">problems</th>
-<th class="hide-narrow">checked</th></tr></thead>
+<table><thead><tr><th>status and why</th><th>source</th><th class="hide-narrow">checked</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table></section>

@@ -1,9 +1,11 @@
-"""The digest as Markdown: pastes cleanly into an email, a GitHub issue or a wiki."""
+"""The digest as Markdown: pastes cleanly into an email, a GitHub issue or a wiki. Changed words
+are bold (the page) or struck (the quote); with `[report] base_url` every link is absolute, so
+the digest still works when mailed."""
 
 from __future__ import annotations
 
 from ..digest import Digest, Item
-from .common import md_escape
+from .common import Runs, md_escape, word_diff
 
 _ICON = {"broken": "❌", "warning": "⚠️", "ok": "✅"}
 
@@ -15,6 +17,45 @@ def _links(item: Item, prefix: str) -> str:
 def _head(item: Item) -> str:
     name = f"**{md_escape(item.id)}**" + (f" — {md_escape(item.title)}" if item.title else "")
     return f"- {_ICON.get(item.status, '')} {name}"
+
+
+def _marked(runs: Runs, mark: str) -> str:
+    """Changed words wrapped in `mark` (`**` or `~~`), the spaces around them kept outside."""
+    out = []
+    for text, changed in runs:
+        core = text.strip()
+        if changed and core:
+            lead, trail = text[:len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+            out.append(f"{lead}{mark}{md_escape(core)}{mark}{trail}")
+        else:
+            out.append(md_escape(text))
+    return "".join(out)
+
+
+def _details(item: Item) -> list[str]:
+    out = []
+    if item.was:
+        out.append(f"  Recovered from: {md_escape(item.was)}.")
+    for q in item.quotes_off:
+        quoted, page = word_diff(q["text"], q["found_text"])
+        out.append(f"  - quoted: “{_marked(quoted, '~~')}”")
+        out.append(f"    - the page says: “{_marked(page, '**')}”")
+    for q in item.word_changes:  # the passage changed since the last pass, the quote still found
+        if q not in item.quotes_off and q.get("previous_text") and q.get("found_text"):
+            before, after = word_diff(q["previous_text"], q["found_text"])
+            out.append(f"  - quoted: “{md_escape(q['text'])}”")
+            out.append(f"    - the passage said: {_marked(before, '~~')}")
+            out.append(f"    - it now says: {_marked(after, '**')}")
+    for change in item.drift_changes:
+        before, after = word_diff(change["before"], change["after"])
+        out.append(f"  - quoted: “{md_escape(change['quote'])}”")
+        out.append(f"    - before: {_marked(before, '~~')}")
+        out.append(f"    - now: {_marked(after, '**') or '(gone)'}")
+    out += [f"  - removed: ~~{md_escape(t)}~~" for t in item.removed]
+    out += [f"  - added: **{md_escape(t)}**" for t in item.added]
+    if advice := item.advice():
+        out.append(f"  **What to do:** {md_escape(advice)}")
+    return out
 
 
 def _section(title: str, items: list[Item], prefix: str, empty: str, streak: bool = False,
@@ -32,12 +73,7 @@ def _section(title: str, items: list[Item], prefix: str, empty: str, streak: boo
         if diff:
             out.append(f"  Checked {item.checked}" + (f", similarity {item.similarity:.2f}" if item.similarity
                                                        is not None else "") + ".")
-            for change in item.quote_changes:
-                out.append(f"  - quoted: “{md_escape(change['quote'])}”")
-                out.append(f"    - before: ~~{md_escape(change['before'])}~~")
-                out.append(f"    - now: **{md_escape(change['after']) or '(gone)'}**")
-            out += [f"  - removed: ~~{md_escape(t)}~~" for t in item.removed]
-            out += [f"  - added: **{md_escape(t)}**" for t in item.added]
+        out += _details(item)
         out.append(f"  {_links(item, prefix)}")
     return [*out, ""]
 

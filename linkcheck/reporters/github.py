@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..models import CheckRun, SourceOutcome, Status
-from .common import ICON, could_not_verify, md_escape
+from .common import ICON, could_not_verify, md_escape, plural
 
 
 def _data(text: str) -> str:
@@ -52,7 +52,7 @@ def render(run: CheckRun, config_path: Path) -> str:
             if c.line and "://" not in c.article:
                 lines.append(_annotation(o, _relative(config_path.parent / c.article), c.line))
     n = run.count
-    lines.append(f"linkcheck: {len(run.outcomes)} sources, {n(Status.OK)} ok, {n(Status.WARNING)} warning, "
+    lines.append(f"linkcheck: {plural(len(run.outcomes), 'source')}, {n(Status.OK)} ok, {n(Status.WARNING)} warning, "
                  f"{n(Status.BROKEN)} broken")
     return "\n".join(lines) + "\n"
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ..models import CheckRun, Status
-from .common import ICON, md_escape, quote_line
+from .common import ICON, md_escape, plural, quote_line
 
 
 def render(run: CheckRun) -> str:
     """Markdown for editors: a table of every source, then what needs a look."""
     out = [f"# Citation check, {run.finished}", "",
-           f"**{len(run.outcomes)}** sources: {run.count(Status.OK)} ok, {run.count(Status.WARNING)} "
+           f"{plural(len(run.outcomes), 'source')}: {run.count(Status.OK)} ok, {run.count(Status.WARNING)} "
            f"warning, {run.count(Status.BROKEN)} broken.", "",
            "| | source | link | problems | archived copy |", "|---|---|---|---|---|"]
     order = {Status.BROKEN: 0, Status.WARNING: 1, Status.OK: 2}

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from ..models import CheckRun, MatchKind, Status
-from .common import could_not_verify, quote_line
+from ..models import CheckRun, MatchKind, SourceOutcome, Status
+from .common import could_not_verify, plural, quote_line
 
 _COLOURS = {Status.OK: "\033[32m", Status.WARNING: "\033[33m", Status.BROKEN: "\033[31m"}
 _RESET = "\033[0m"
 LIST_OK_UP_TO = 20  # beyond this many sources, sources that are ok are counted, not listed
+
+
+def reason(o: SourceOutcome) -> str:
+    """Why a source has its status, in brackets: its problems (`[quote-missing]`, not the link's
+    `[alive]` that reads like good news on a broken line), or the link state when all is well."""
+    shown = list(o.problems) or [o.link.value]
+    extra = ", could not be verified" if could_not_verify(o) else ""
+    return f"[{', '.join(shown)}{extra}]"
 
 
 def render(run: CheckRun, colour: bool = False) -> str:
@@ -20,8 +28,7 @@ def render(run: CheckRun, colour: bool = False) -> str:
             continue
         label = o.status.value.upper()
         label = f"{_COLOURS[o.status]}{label:<7}{_RESET}" if colour else f"{label:<7}"
-        extra = " (could not be verified)" if could_not_verify(o) else ""
-        lines.append(f"{label} {o.source.id}  [{o.link.value}{extra}]  {o.source.url}")
+        lines.append(f"{label} {o.source.id}  {reason(o)}  {o.source.url}")
         if o.status is not Status.OK and o.message:
             lines.append(f"        {o.message}")
         if o.status is not Status.OK:
@@ -30,9 +37,10 @@ def render(run: CheckRun, colour: bool = False) -> str:
                     lines.append(f"        - {quote_line(q, 120)}")
     n = len(run.outcomes)
     if quiet and run.count(Status.OK):
-        lines.append(f"({run.count(Status.OK)} sources are ok and not listed; reports/latest.md lists every one)")
+        lines.append(f"({plural(run.count(Status.OK), 'source')} ok and not listed; reports/latest.md lists "
+                     "every one)")
     lines.append("")
-    lines.append(f"{n} source{'s' if n != 1 else ''}: {run.count(Status.OK)} ok, "
+    lines.append(f"{plural(n, 'source')}: {run.count(Status.OK)} ok, "
                  f"{run.count(Status.WARNING)} warning, {run.count(Status.BROKEN)} broken "
                  f"({run.started} → {run.finished})")
     if run.internal_errors():

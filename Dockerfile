@@ -1,0 +1,23 @@
+# linkcheck as a long-running service: `docker run -v citations:/data IMAGE` with /data/sources.toml.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /opt/linkcheck
+COPY pyproject.toml README.md ./
+COPY linkcheck ./linkcheck
+RUN pip install --no-cache-dir . \
+    && useradd --create-home --uid 10001 --user-group linkcheck \
+    && mkdir /data && chown linkcheck:linkcheck /data
+
+# State (linkcheck.db, snapshots/, reports/) lives beside the config, in the volume.
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+
+# `status` exits 1 when the last pass is overdue by two intervals: a stuck daemon turns unhealthy.
+HEALTHCHECK --interval=5m --timeout=30s --start-period=15m \
+    CMD ["linkcheck", "status", "--config", "/data/sources.toml"]
+
+ENTRYPOINT ["linkcheck"]
+CMD ["daemon", "--config", "/data/sources.toml", "--log-format", "json"]

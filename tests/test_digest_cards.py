@@ -1,0 +1,105 @@
+"""The digest says what to do: one card per source, the changed words marked, a "what to do"
+line, what a source recovered from, snapshot links that open a readable page, absolute links
+with `[report] base_url`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lxml.html
+import pytest
+from conftest import Server, page, run_cli, send, write_config
+
+from linkcheck.digest import Item
+from linkcheck.reporters.common import word_diff
+
+QUOTE = "The budget was 12 million euros in 2023."
+PAGE = "The budget was 15 million euros in 2024."
+
+
+@pytest.fixture
+def digest_site(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    state = {"flaky": 404}
+    server.routes["/quoted"] = lambda h: send(h, 200, page(f"<p>Intro.</p><p>{PAGE}</p>"))
+    server.routes["/flaky"] = lambda h: send(h, state["flaky"], page("<p>Back again.</p>"))
+    server.routes["/old-address"] = lambda h: send(h, 301, "", {"Location": "/new-address"})
+    server.routes["/new-address"] = lambda h: send(h, 200, page("<p>Same report, new address.</p>"))
+    config = write_config(tmp_path, [
+        {"id": "quoted", "url": server.url("/quoted"), "quotes": [QUOTE]},
+        {"id": "flaky", "url": server.url("/flaky")},
+        {"id": "moved", "url": server.url("/old-address")},
+    ], report={"base_url": "https://desk.example.org/lc"})
+    assert run_cli(["check", "--config", str(config)], capsys)[0] == 1
+    state["flaky"] = 200
+    assert run_cli(["check", "--config", str(config)], capsys)[0] == 1
+    return config
+
+
+def _report(config: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> str:
+    out = config.parent / f"digest.{fmt}"
+    code, _, err = run_cli(["report", "--config", str(config), "--format", fmt, "--output", str(out)], capsys)
+    assert code == 0, err
+    return out.read_text()
+
+
+def test_cards_say_what_to_do(digest_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads(_report(digest_site, "json", capsys))
+    cards = [i["id"] for section in ("broke", "changed", "recovered", "unverifiable") for i in data[section]]
+    assert len(cards) == len(set(cards)), "one card per source"
+    doc = lxml.html.document_fromstring(_report(digest_site, "html", capsys))
+    broke = doc.xpath("//section[@id='broke']//article")
+    assert len(broke) == 1
+    marks = [m.text for m in broke[0].xpath(".//li[@class='quoted']//mark")]
+    assert marks == ["12", "2023", "15", "2024"]  # only the words that differ
+    todo = broke[0].xpath(".//p[@class='todo']")[0].text_content()
+    assert todo.startswith("What to do: Re-read the passage")
+    recovered = doc.xpath("//section[@id='recovered']//article")[0].text_content()
+    assert "Recovered from: dead (The server answers HTTP 404" in recovered and "on 1 pass from" in recovered
+    rows = doc.xpath("//section[@id='current']//tbody/tr")
+    quoted_row = next(r for r in rows if "quoted" in r.text_content())
+    assert "quote-missing" in quoted_row.xpath("string(td[1])") or "quote-altered" in quoted_row.xpath(
+        "string(td[1])")  # the reason shares the status cell: never hidden on a phone
+
+
+def test_markdown_links_are_absolute_with_base_url(digest_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    md = _report(digest_site, "markdown", capsys)
+    assert "[saved copy](https://desk.example.org/lc/pages/" in md
+    assert "](pages/" not in md and "](snapshots/" not in md
+    assert "~~12~~" in md and "**15**" in md
+
+
+def test_snapshot_links_open_a_readable_page(digest_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    html = _report(digest_site, "html", capsys)
+    href = lxml.html.document_fromstring(html).xpath("//section[@id='broke']//a[text()='saved copy']/@href")[0]
+    assert href.startswith("https://desk.example.org/lc/pages/") and href.endswith(".html")
+    readable = digest_site.parent / href.removeprefix("https://desk.example.org/lc/")
+    doc = lxml.html.document_fromstring(readable.read_text())
+    assert doc.xpath("//meta[@name='viewport']") and not doc.xpath("//script | //link | //img")
+    assert [m.text for m in doc.xpath("//mark") if m.text != "marked"] == [PAGE]  # the passage, marked
+    assert "Intro." in doc.text_content()
+
+
+def test_word_diff_marks_only_what_differs() -> None:
+    quote, found = word_diff(QUOTE, PAGE)
+    assert [t for t, changed in quote if changed] == ["12", "2023"]
+    assert [t for t, changed in found if changed] == ["15", "2024"]
+    assert "".join(t for t, _ in quote) == QUOTE and "".join(t for t, _ in found) == PAGE
+    _, cjk = word_diff("日本は2023年に参加した", "日本は2024年に参加しない")
+    assert [t for t, changed in cjk if changed] == ["2024", "ない"]
+
+
+@pytest.mark.parametrize(("problems", "link", "wayback", "advice"), [
+    (("redirected",), "redirected", None, "Update the citation to the redirect target: https://example.org/new"),
+    (("dead",), "dead", "https://web.archive.org/web/2023/x", "Cite the archived copy: https://web.archive.org/web/2023/x"),
+    (("dead",), "dead", None, "No archived copy is known"),
+    (("quote-altered",), "alive", None, "Re-read the passage as the page has it now"),
+    (("content-changed",), "alive", None, "Re-read the page: its text changed"),
+    (("unreachable",), "unreachable", None, "Nothing to do yet"),
+    ((), "alive", None, ""),
+])
+def test_what_to_do(problems: tuple[str, ...], link: str, wayback: str | None, advice: str) -> None:
+    item = Item(id="s", url="https://example.org/old", title="", status="warning", link=link, problems=problems,
+                message="", checked="2026-11-27T08:00:00Z", snapshot=None, wayback=wayback,
+                final_url="https://example.org/new")
+    assert item.advice().startswith(advice) and bool(item.advice()) == bool(advice)
