@@ -76,8 +76,11 @@ class CpuPool:
     def __init__(self, workers: int) -> None:
         # forkserver: workers are forked from a clean process, never from this one while its other
         # threads (a daemon's, a test server's) may hold a lock.
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) \
-            if workers > 1 else None
+        self._pool = None
+        if workers > 1:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])  # parsers imported once, their pages shared
+            self._pool = ProcessPoolExecutor(workers, mp_context=context)
 
     async def analyse(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote],
                       min_score: float, recent: Sequence[str]) -> Analysis:
