@@ -29,12 +29,11 @@ from .models import (
     Drift,
     DriftState,
     LinkState,
-    MatchKind,
-    QuoteMatch,
     Source,
     SourceOutcome,
     Status,
 )
+from .reporters.jsonfmt import quote_from_dict
 from .store import RunEnd, Store
 
 if TYPE_CHECKING:
@@ -146,17 +145,17 @@ async def requeue_stalled(app: procrastinate.App, config: Config) -> int:
 
 def outcome_from_dict(d: dict[str, Any], source: Source) -> SourceOutcome:
     """A stored result (`reporters.jsonfmt.outcome_dict`) → the outcome the reporters take."""
-    drift, wayback = d["drift"], d["archive"]["wayback"]
+    drift, wayback, memento = d["drift"], d["archive"]["wayback"], d["archive"].get("memento")
     return SourceOutcome(
         source=source, final_url=d["final_url"], http_status=d["http_status"], status=Status(d["status"]),
         link=LinkState(d["link"]),
-        quotes=tuple(QuoteMatch(q["text"], MatchKind(q["match"]), q["score"], q["found_text"], q.get("lost", False))
-                     for q in d["quotes"]),
+        quotes=tuple(quote_from_dict(q) for q in d["quotes"]),
         drift=Drift(DriftState(drift["state"]), drift.get("similarity"),
                     tuple((c["quote"], c["before"], c["after"]) for c in drift.get("quote_changes", [])),
                     tuple(drift.get("removed", [])), tuple(drift.get("added", []))),
         capture=Capture(CaptureState(wayback["state"]), wayback.get("url"), wayback.get("timestamp"),
-                        wayback.get("message", "")),
+                        wayback.get("message", ""), wayback.get("verified"), (memento or {}).get("url"),
+                        (memento or {}).get("datetime")),
         snapshot=d["archive"]["snapshot"], problems=tuple(d["problems"]), message=d["message"],
         text_hash=d.get("text_hash"), failures=d.get("failures", 0), first_failed=d.get("first_failed"),
         encoding=d.get("encoding") or "", author=d.get("author", ""), published=d.get("published", ""))

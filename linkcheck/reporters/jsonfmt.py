@@ -6,7 +6,7 @@ import json
 import textwrap
 from typing import Any
 
-from ..models import CheckRun, QuoteMatch, SourceOutcome, Status
+from ..models import Change, CheckRun, MatchKind, QuoteKind, QuoteMatch, SourceOutcome, Status
 
 SCHEMA = "linkcheck.report/1"
 
@@ -21,6 +21,14 @@ def quote_dict(q: QuoteMatch) -> dict[str, Any]:
     if q.page is not None:
         out["page"] = q.page
     return out
+
+
+def quote_from_dict(d: dict[str, Any]) -> QuoteMatch:
+    """`quote_dict`'s inverse (results read back from history)."""
+    return QuoteMatch(d["text"], MatchKind(d["match"]), d["score"], d["found_text"], d.get("lost", False),
+                      tuple(Change(c["quote"], c["page"]) for c in d.get("changes", [])), d.get("page"),
+                      QuoteKind(d.get("kind", QuoteKind.QUOTE.value)), d.get("previous_text"),
+                      tuple(Change(c["before"], c["after"]) for c in d.get("passage_changes", [])))
 
 
 def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
