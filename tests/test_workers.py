@@ -53,6 +53,17 @@ def _config(folder: Path, server: Server, database: str, n: int = N, **sections:
     return write_config(folder, sources, history={"database": database}, workers=workers, **sections)
 
 
+def _migrated(server: Server, folder: Path, postgres: str, n: int, capsys: pytest.CaptureFixture[str],
+              **sections: dict[str, Any]) -> Path:
+    """A config of `n` sources (none held) on a migrated PostgreSQL history."""
+    hold = threading.Event()
+    hold.set()
+    server.fallback = _route(hold, threading.Event())
+    config = _config(folder, server, postgres, n, **sections)
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    return config
+
+
 def _verdicts(report: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     return {s["id"]: (s["status"], s["link"], tuple(q["match"] for q in s["quotes"]), tuple(s["problems"]),
                       s["drift"]["state"]) for s in report["sources"]}
@@ -217,11 +228,7 @@ def test_workers_need_a_postgresql_history(tmp_path: Path, command: list[str],
 def test_two_daemons_run_each_scheduled_pass_once(server: Server, tmp_path: Path, postgres: str,
                                                    procs: list[subprocess.Popen[bytes]],
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    hold, held = threading.Event(), threading.Event()
-    hold.set()
-    server.fallback = _route(hold, held)
-    config = _config(tmp_path / "c", server, postgres, n=6, schedule={"check": "every 2s"})
-    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    config = _migrated(server, tmp_path / "c", postgres, 6, capsys, schedule={"check": "every 2s"})
     folder = config.parent
     procs.append(worker := _linkcheck("worker", "--config", str(config), log=folder / "w.log", cwd=folder))
     daemons = [_linkcheck("daemon", "--config", str(config), log=folder / f"d{i}.log", cwd=folder) for i in range(2)]
@@ -290,11 +297,7 @@ def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_p
 def test_a_worker_cut_off_from_its_database_comes_back(server: Server, tmp_path: Path, postgres: str,
                                                        procs: list[subprocess.Popen[bytes]],
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    hold, held = threading.Event(), threading.Event()
-    hold.set()
-    server.fallback = _route(hold, held)
-    config = _config(tmp_path / "c", server, postgres, n=20)
-    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    config = _migrated(server, tmp_path / "c", postgres, 20, capsys)
     log = tmp_path / "w.log"
     procs.append(worker := _linkcheck("worker", "--config", str(config), log=log, cwd=tmp_path))
     _until("the worker", lambda: "started" in log.read_text())
