@@ -21,8 +21,10 @@ row values). What differs is translated here, and only this:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -30,9 +32,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import HistoryUnavailable
+from .errors import HistoryUnavailable, LockBusy
 
-_MIGRATION_LOCK = 0x6C696E6B  # an advisory lock key of our own ("link")
+_MIGRATION_LOCK = 0x6C696E6B  # advisory lock keys of our own ("link", "pass")
+PASS_LOCK = 0x70617373
 
 
 class Rows(Protocol):
@@ -57,6 +60,9 @@ class Db(Protocol):
 
     def transaction(self, migrating: bool = False) -> Any:  # a context manager
         ...
+
+    def pass_lock(self, wait: float) -> Any:
+        """One pass at a time on this history (a context manager; raises LockBusy after `wait`)."""
 
     def close(self) -> None: ...
 
@@ -114,6 +120,9 @@ class SqliteDb:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def pass_lock(self, wait: float) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # the file lock beside the config (lock.py) does it
 
     def close(self) -> None:
         self.conn.close()
@@ -192,6 +201,21 @@ class PostgresDb:
             if migrating:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             yield
+
+    @contextmanager
+    def pass_lock(self, wait: float) -> Iterator[None]:
+        """Passes started on other machines (the file lock only sees this one): a session-level
+        advisory lock, released by the server if this process dies."""
+        deadline = time.monotonic() + wait
+        while not self.execute("SELECT pg_try_advisory_lock(?)", (PASS_LOCK,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                raise LockBusy(f"another linkcheck pass is running on the history database {self.url} (on "
+                               f"this machine or another); waited {wait:g}s. Try again when it has finished.")
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            self.execute("SELECT pg_advisory_unlock(?)", (PASS_LOCK,))
 
     def close(self) -> None:
         self.conn.close()

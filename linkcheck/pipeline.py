@@ -402,7 +402,7 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
             config = load_config(config.path)
         sources = [s for s in config.sources if not only or s.id in only]
         partial = len(sources) < len(config.sources)
-        with Store.open(config.database) as store:
+        with Store.open(config.database) as store, store.db.pass_lock(lock_wait):
             if distribute:
                 from .distribute import distributed_pass
 

@@ -139,3 +139,21 @@ def test_snapshots_go_to_the_configured_folder(server: Server, tmp_path: Path,
     code, _, err = run_cli(["validate", "--config", str(write_config(tmp_path / "c", [], snapshots={
         "path": "s3://bucket/snapshots"}))], capsys)
     assert code == 2 and "[snapshots] path" in err and "mount shared storage" in err
+
+
+def test_one_pass_at_a_time_on_a_shared_postgresql_history(server: Server, tmp_path: Path, postgres: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Another machine's pass holds the database's pass lock: the file lock beside this config
+    cannot see it, the history does."""
+    import psycopg
+
+    from linkcheck.db import PASS_LOCK
+
+    server.routes["/a"] = lambda h: send(h, 200, page(f"<main><p>{QUOTE}</p></main>"))
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a")}], history={"database": postgres})
+    with psycopg.connect(postgres, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (PASS_LOCK,))
+        code, _, err = run_cli(["check", "--config", str(config), "--wait", "0"], capsys)
+        assert code == 4 and "another linkcheck pass is running on the history database" in err
+    code, report = check_json(config, capsys)  # released with the other session
+    assert code == 0 and by_id(report)["a"]["link"] == "alive"
