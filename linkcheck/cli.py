@@ -209,7 +209,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         database_url(config, "check --distribute")
     run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only,
                                progress=None if args.quiet else _progress(), lock_wait=args.wait,
-                               distribute=args.distribute))
+                               distribute=args.distribute,
+                               notice=lambda m: print(f"linkcheck: {m}", file=sys.stderr)))
     expected = len(only) if only else len(config.sources)
     if len(run.outcomes) < expected:
         print(f"linkcheck: {expected - len(run.outcomes)} source(s) have no outcome: their jobs failed "

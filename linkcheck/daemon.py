@@ -140,7 +140,8 @@ class Daemon:
         started = time.monotonic()
         try:
             # A PostgreSQL history's passes are checked by `linkcheck worker` processes.
-            run = await run_pass(config, lock_wait=0, distribute=isinstance(config.database, str))
+            run = await run_pass(config, lock_wait=0, distribute=isinstance(config.database, str),
+                                 notice=lambda m: self.log("pass-waiting", m))
         except LockBusy as exc:
             self.log("pass-skipped", str(exc), reason=reason)
             return

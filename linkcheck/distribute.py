@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,8 @@ def migrate_queue(store: Store, url: str) -> str | None:
 
 
 async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *, archive: bool = True,
-                           progress: Callable[[int, int], None] | None = None, partial: bool = False) -> CheckRun:
+                           progress: Callable[[int, int], None] | None = None, partial: bool = False,
+                           notice: Callable[[str], None] | None = None) -> CheckRun:
     """Enqueue `sources` for the workers, wait for their outcomes, complete the pass. Sources whose
     job failed for good (see the workers' logs) have no outcome, and the pass is then partial.
     Check jobs do not archive (they report the capture history knows of): with `archive`, an
@@ -93,7 +95,7 @@ async def distributed_pass(config: Config, sources: Sequence[Source], store: Sto
     async with app.open_async():
         job_ids = await app.configure_task(TASK, queue=QUEUE).batch_defer_async(*jobs)
         try:
-            await _wait(app, store, run_id, len(ids), config, progress)
+            await _wait(app, store, run_id, len(ids), config, progress, notice)
         except BaseException:  # interrupted: the workers need not check a pass nobody will complete
             for job_id in job_ids:
                 await app.job_manager.cancel_job_by_id_async(job_id)
@@ -117,7 +119,8 @@ async def _defer_archive(app: procrastinate.App) -> None:
 
 
 async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, config: Config,
-                progress: Callable[[int, int], None] | None) -> None:
+                progress: Callable[[int, int], None] | None, notice: Callable[[str], None] | None) -> None:
+    quiet_since, told = time.monotonic(), False
     while True:
         # Jobs first: a job that ends between the two reads has written its outcomes already.
         open_jobs = store.db.execute(
@@ -129,7 +132,19 @@ async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, c
         if done >= total or not open_jobs:
             return
         await requeue_stalled(app, config)
+        if not told and notice and time.monotonic() - quiet_since > config.workers.stalled_after:
+            told = _no_worker(store, config, notice)
         await asyncio.sleep(POLL)
+
+
+def _no_worker(store: Store, config: Config, notice: Callable[[str], None]) -> bool:
+    """Say so once when no worker is alive: otherwise the pass would wait in silence."""
+    alive = store.db.execute("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > "
+                             "now() - make_interval(secs => ?)", (config.workers.stalled_after,)).fetchone()[0]
+    if alive:
+        return False
+    notice(f"no worker is running: start `linkcheck worker --config {config.path}` (the pass waits for one)")
+    return True
 
 
 async def requeue_stalled(app: procrastinate.App, config: Config) -> int:

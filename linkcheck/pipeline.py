@@ -392,7 +392,8 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
 
 
 async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),
-                   progress: Progress | None = None, lock_wait: float = 10.0, distribute: bool = False) -> CheckRun:
+                   progress: Progress | None = None, lock_wait: float = 10.0, distribute: bool = False,
+                   notice: Callable[[str], None] | None = None) -> CheckRun:
     """A whole pass as the CLI and the daemon run it: lock, history, client, reports, pruning.
     `distribute`: the sources are checked by `linkcheck worker` processes (PostgreSQL history)."""
     with pass_lock(config.root, lock_wait):
@@ -407,7 +408,7 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
                 from .distribute import distributed_pass
 
                 run = await distributed_pass(config, sources, store, archive=archive, progress=progress,
-                                             partial=partial)
+                                             partial=partial, notice=notice)
             else:
                 async with open_client(config.fetch, config.archive.request_timeout) as client:
                     run = await check_pass(config, sources, client, store, archive=archive, progress=progress,

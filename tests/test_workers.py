@@ -334,3 +334,19 @@ def test_a_result_read_back_from_history_is_the_report_entry() -> None:
         "encoding": "utf-8",
     }
     assert outcome_dict(outcome_from_dict(entry, Source("a", "https://example.org/a"))) == entry
+
+
+def test_a_distributed_pass_without_workers_says_so_and_waits_for_one(
+        server: Server, tmp_path: Path, postgres: str, procs: list[subprocess.Popen[bytes]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = _migrated(server, tmp_path / "c", postgres, 4, capsys)
+    log = tmp_path / "check.log"
+    procs.append(check := _linkcheck("check", "--config", str(config), "--distribute", "--format", "json",
+                                     log=log, cwd=tmp_path))
+    _until("the notice", lambda: "no worker is running: start `linkcheck worker" in log.read_text())
+    assert check.poll() is None  # still waiting
+    procs.append(worker := _linkcheck("worker", "--config", str(config), log=tmp_path / "w.log", cwd=tmp_path))
+    out, _ = check.communicate(timeout=60)
+    assert check.returncode == 1 and len(json.loads(out)["sources"]) == 4  # s3 is a 404
+    assert log.read_text().count("no worker is running") == 1
+    assert _stop(worker) == 0
