@@ -88,8 +88,9 @@ def _runs(runs: Runs) -> str:
 def _quotes_off(item: Item) -> list[str]:
     out = []
     for q in item.quotes_off:
-        quoted, page = word_diff(q["text"], q["found_text"])
-        changes = "".join(f'<li>{escape(c["quote"])} → <mark>{escape(c["page"])}</mark></li>'
+        quoted, page = word_diff(q["text"], q["found_text"], b_around=True)
+        changes = "".join(f'<li>{escape(c["quote"]) or "(nothing)"} → '
+                          + (f'<mark>{escape(c["page"])}</mark>' if c["page"] else "(nothing)") + "</li>"
                           for c in q.get("changes") or [])
         out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{_runs(quoted)}”'
                    f'<br><span class="label">the page says</span> “{_runs(page)}”'
@@ -98,7 +99,7 @@ def _quotes_off(item: Item) -> list[str]:
 
 
 def _drift(item: Item) -> list[str]:
-    if not (item.quote_changes or item.removed or item.added):
+    if not (item.drift_changes or item.removed or item.added):  # quotes_off already shows the others
         return []
     sim = f" · similarity {item.similarity:.2f}" if item.similarity is not None else ""
     out = [f'<p class="meta">The text changed{sim}</p><ul class="diff">']
@@ -151,13 +152,18 @@ def _section(sid: str, title: str, items: list[Item], prefix: str, empty: str, *
     return f'<section id="{sid}"><h2>{escape(title)} ({len(items)})</h2>\n{body}\n</section>'
 
 
+def _notes(notes: Sequence[str]) -> str:
+    """` (note 1)`, ` (notes 1, 4)`, or nothing."""
+    return f' (note{"s" if len(notes) > 1 else ""} {escape(", ".join(notes))})' if notes else ""
+
+
 def _articles(d: Digest) -> str:
     """Each article's problems first, for its editor; then the sources several articles share."""
     parts = []
     for a in d.articles:
         items = "".join(
             f'<li class="{escape(item.status)}"><strong>{escape(item.id)}</strong>'
-            f'{" (notes " + escape(", ".join(c["notes"])) + ")" if c.get("notes") else ""}, line {c.get("line", 0)}: '
+            f'{_notes(c.get("notes") or [])}, line {c.get("line", 0)}: '
             f'{escape(item.message or ", ".join(item.problems))}'
             f'{"<blockquote>" + escape(c["sentence"]) + "</blockquote>" if c.get("sentence") else ""}</li>'
             for item, c in a.items)

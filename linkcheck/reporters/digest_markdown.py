@@ -37,7 +37,7 @@ def _details(item: Item) -> list[str]:
     if item.was:
         out.append(f"  Recovered from: {md_escape(item.was)}.")
     for q in item.quotes_off:
-        quoted, page = word_diff(q["text"], q["found_text"])
+        quoted, page = word_diff(q["text"], q["found_text"], b_around=True)
         out.append(f"  - quoted: “{_marked(quoted, '~~')}”")
         out.append(f"    - the page says: “{_marked(page, '**')}”")
     for q in item.word_changes:  # the passage changed since the last pass, the quote still found
