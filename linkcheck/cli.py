@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="article", nargs="+", required=True, metavar="ARTICLE",
                    help="the articles to read: files, folders of articles, or http(s) URLs of published ones")
     p.add_argument("--allow-private", action="store_true",
-                   help="allow reading an article URL on a private or loopback address (intranets, tests)")
+                   help="allow article URLs (and, with --check, cited pages) on a private or loopback "
+                        "address (intranets, tests)")
     p.add_argument("--output", type=Path, default=Path("sources.toml"), metavar="PATH",
                    help="where to write (default ./sources.toml)")
     mode = p.add_mutually_exclusive_group()
