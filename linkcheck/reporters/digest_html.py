@@ -43,6 +43,7 @@ ins, .ins { background:var(--ins); text-decoration: none; }
 mark { background:#ffe066; color:#1d1d1f; border-radius:2px; padding:0 1px; }
 .todo { border-left:3px solid var(--fg); padding:2px 8px; margin:8px 0; }
 .was { color:var(--muted); }
+blockquote { margin:6px 0; padding:2px 10px; border-left:3px solid var(--line); color:var(--muted); }
 .links a { margin-right: 12px; white-space: nowrap; display:inline-block; padding:4px 0; }
 table { width:100%; border-collapse:collapse; font-size:.9rem; }
 th, td { text-align:left; padding:6px; border-bottom:1px solid var(--line); vertical-align:top; }
