@@ -128,3 +128,15 @@ def test_altered_quote_card_shows_a_dropped_word_and_no_empty_text_diff() -> Non
     assert [li.text_content() for li in card.xpath(".//ul[@class='changes']/li")] == ["not → (nothing)"]
     assert [m.text.strip() for m in card.xpath(".//li[@class='quoted']//mark")] == ["not"]
     assert "The text changed" not in card.text_content()  # the only changed passage is the quote, shown above
+
+
+def test_markdown_has_no_empty_by_article_heading() -> None:
+    from linkcheck.digest import Digest
+    from linkcheck.reporters.digest_markdown import render
+
+    shared = Item(id="ferry", url="https://example.org/ferry", title="", status="ok", link="alive", problems=(),
+                  message="", checked="2026-11-27T08:00:00Z", snapshot=None, wayback=None,
+                  cited_in=({"article": "a.md", "notes": ["1"]}, {"article": "b.md", "notes": ["2"]}))
+    md = render(Digest(since="2026-11-20T08:00:00Z", until="2026-11-27T08:00:00Z", shared=[shared]))
+    assert "## By article" not in md  # `report --article` on an article with no problem listed nothing under it
+    assert "## Sources shared by several articles (1)" in md

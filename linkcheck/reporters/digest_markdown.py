@@ -80,9 +80,7 @@ def _section(title: str, items: list[Item], prefix: str, empty: str, streak: boo
 
 def _articles(d: Digest) -> list[str]:
     """Each article's problems first, for its editor; then the sources several articles share."""
-    if not d.articles and not d.shared:
-        return []
-    out = ["## By article", ""]
+    out = ["## By article", ""] if d.articles else []  # an article with no problem has nothing to list
     for a in d.articles:
         out += [f"### {_ICON.get(a.status, '')} {md_escape(a.title or a.path)}", "", f"`{a.path}`", ""]
         for item, c in a.items:
