@@ -5,6 +5,7 @@ with `[report] base_url`."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import lxml.html
@@ -56,6 +57,7 @@ def test_cards_say_what_to_do(digest_site: Path, capsys: pytest.CaptureFixture[s
     assert todo.startswith("What to do: Re-read the passage")
     recovered = doc.xpath("//section[@id='recovered']//article")[0].text_content()
     assert "Recovered from: dead (The server answers HTTP 404" in recovered and "on 1 pass from" in recovered
+    assert not re.search(r"\d{4}-\d\d-\d\dT", recovered) and " UTC" in recovered  # dates read like the others
     rows = doc.xpath("//section[@id='current']//tbody/tr")
     quoted_row = next(r for r in rows if "quoted" in r.text_content())
     assert "quote-missing" in quoted_row.xpath("string(td[1])") or "quote-altered" in quoted_row.xpath(

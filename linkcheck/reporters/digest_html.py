@@ -53,6 +53,7 @@ td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
+_STAMP_RE = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b")
 
 
 def when(ts: str) -> str:
@@ -126,7 +127,8 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
     if item.message:
         out.append(f"<p>{escape(item.message)}</p>")
     if item.was:
-        out.append(f'<p class="was">Recovered from: {escape(item.was)}</p>')
+        was = _STAMP_RE.sub(lambda m: when(m[0]), item.was)  # dated like the rest of the page
+        out.append(f'<p class="was">Recovered from: {escape(was)}</p>')
     for q in item.word_changes:  # passages that changed since the last pass (quotes_off shows the others)
         if q in item.quotes_off:
             continue
