@@ -342,7 +342,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in argv
+    if debug:  # "Run again with --debug" is usually done by appending it: accept it after the command too
+        argv = ["--debug", *(a for a in argv if a != "--debug")]
     with logged_to(logging.StreamHandler(sys.stderr) if debug else None):
         return _main(argv, debug)
 

@@ -91,6 +91,8 @@ def test_internal_error_exits_3_in_one_line(tmp_path: Path, capsys: pytest.Captu
     assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
     code, _, err = run_cli(["--debug", "check", "--config", str(config)], capsys)
     assert code == 3 and "Traceback" in err
+    code, _, err = run_cli(["check", "--config", str(config), "--debug"], capsys)  # as the message suggests
+    assert code == 3 and "Traceback" in err
 
 
 def _hang_until(server: Server, release: list[bool]):  # type: ignore[no-untyped-def]
