@@ -164,19 +164,6 @@ def test_init_check_shows_the_pages_real_words(server: Server, tmp_path: Path,
 
 
 
-def test_init_check_allow_private_reads_loopback_pages(server: Server, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    server.routes["/c"] = lambda h: send(h, 200, page("<p>The pier reopens in May, the council said.</p>"))
-    article = tmp_path / "article.txt"
-    article.write_text(f"We read that “the pier reopens in June” [1].\n[1] Harbour {server.url('/c')}\n")
-    out = tmp_path / "sources.toml"
-    code, stdout, err = run_cli(["init", "--from", str(article), "--output", str(out), "--check",
-                                 "--allow-private"], capsys)
-    assert code == 0, err
-    assert "could not check" not in stdout and "loopback" not in stdout
-    assert "the page says: “The pier reopens in May, the council said.”" in stdout
-    assert "allow_private" not in out.read_text()  # the written config is unchanged: a choice for its owner
-
 # --- tweets ----------------------------------------------------------------------------------
 
 TWEET_TEXT = ("It's unprecedented and absurd when time frame is not set neither for the invitation nor for "
