@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="article", nargs="+", required=True, metavar="ARTICLE",
                    help="the articles to read: files, folders of articles, or http(s) URLs of published ones")
     p.add_argument("--allow-private", action="store_true",
-                   help="allow reading an article URL on a private or loopback address (intranets, tests)")
+                   help="allow article URLs (and, with --check, cited pages) on a private or loopback "
+                        "address (intranets, tests)")
     p.add_argument("--output", type=Path, default=Path("sources.toml"), metavar="PATH",
                    help="where to write (default ./sources.toml)")
     mode = p.add_mutually_exclusive_group()
@@ -392,7 +393,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in argv
+    if debug:  # "Run again with --debug" is usually done by appending it: accept it after the command too
+        argv = ["--debug", *(a for a in argv if a != "--debug")]
     with logged_to(logging.StreamHandler(sys.stderr) if debug else None):
         return _main(argv, debug)
 

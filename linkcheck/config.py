@@ -475,6 +475,14 @@ class _Errors:
         self.messages.append(f"{self.where}:{line}: {message}" if line else f"{self.where}: {message}")
 
 
+def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """`FILE:LINE: invalid TOML: ...` like every other config error: tomllib (before 3.14) names the
+    line only inside its message, and not at all for an error at the end of the document."""
+    found = re.search(r"at line (\d+)", str(exc))
+    line = int(found.group(1)) if found else text.count("\n") + (not text.endswith("\n"))
+    return f"{path}:{line}: invalid TOML: {exc}. Fix the syntax at that line."
+
+
 def load_config(path: Path) -> Config:
     """Read and validate the config at `path`."""
     try:
@@ -490,7 +498,7 @@ def load_config(path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from None
+        raise ConfigError(_toml_error(path, text, exc)) from None
     config = parse_config(data, path, text)
     from .publication import with_articles, with_hashes  # they need this module's types
 
