@@ -3,10 +3,14 @@ FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# EXTRAS=postgresql for a PostgreSQL history and workers (examples/compose-cluster.yaml). This
+# project from its own folder: DL3013 (pin versions) does not apply; its dependencies are pinned in pyproject.toml.
+ARG EXTRAS=""
 WORKDIR /opt/linkcheck
 COPY pyproject.toml README.md ./
 COPY linkcheck ./linkcheck
-RUN pip install --no-cache-dir . \
+# hadolint ignore=DL3013
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \
     && useradd --create-home --uid 10001 --user-group linkcheck \
     && mkdir /data && chown linkcheck:linkcheck /data
 

@@ -62,7 +62,7 @@ async def linkcheck_pass(urls: list[str], in_flight: int, root: Path) -> int:
                           recheck_pause=-1)
     config = Config(path=root / "sources.toml", fetch=fetch, archive=ArchiveSettings(wayback=False),
                     sources=tuple(Source(id=f"s{i}", url=u, quotes=(Quote(QUOTE),)) for i, u in enumerate(urls)))
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         async with open_client(fetch) as client:
             run = await check_pass(config, config.sources, client, store, archive=False)

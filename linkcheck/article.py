@@ -35,6 +35,7 @@ _REFS_HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?(?:references|note
                               r"bibliography|citations|works cited|further reading|参考文献|脚注|出典|注)"
                               r"(?:\*\*|__)?:?\s*#*\s*$", re.I)
 _MARKER_RE = re.compile(r"\[\^?(\d{1,3})\]")
+_MARKER_WS_RE = re.compile(r"\s*\[\^?\d{1,3}\]")  # removed with its space: "closed [1]." → "closed."
 _OWN_MARKER_RE = re.compile(r"\[\^?(\d{1,3})\][\s,.;:]*$")  # inside the closing quotation mark
 _IBID_RE = re.compile(r"^\s*ibid\b\.?,?\s*(?:(?:para(?:graph)?s?\.?|¶|p\.|pp\.|at)\s*)?(\d+)?", re.I)
 _LOCATOR_RE = re.compile(r"(?:,?\s*(?:para(?:graph)?\.?|¶)\s*(\d+)|\s+(\d{1,3}))\s*\.?\s*$", re.I)
@@ -305,7 +306,7 @@ def finish(raw: str, name: str, converted: _Text, body: list[tuple[int, str]], b
                 by_url[url] = Cited(url=url, title="", line=lineno, sentence=_sentence(line, m.start(), m.end()))
         for m in _MARKER_RE.finditer(line):
             for cited, _ in note_sources.get(m.group(1), []):
-                cited.sentence = cited.sentence or _MARKER_RE.sub("", _sentence(line, m.start(), m.end())).strip()
+                cited.sentence = cited.sentence or _MARKER_WS_RE.sub("", _sentence(line, m.start(), m.end())).strip()
     for url, passage in converted.cited_quotes:
         cited = by_url.setdefault(url, Cited(url=url, title="", sentence=passage))
         if passage and all(q[0] != passage for q in cited.quotes):

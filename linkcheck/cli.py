@@ -1,7 +1,8 @@
 """Command line: arguments, output formats and exit codes. Only this module prints or exits.
 
 Exit codes: 0 no source broken; 1 a source is broken; 2 usage or configuration error;
-3 internal error (a bug); 4 another pass holds the config's lock.
+3 internal error (a bug); 4 another pass holds the config's lock; 5 the history database (PostgreSQL)
+cannot be reached.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, LockBusy, UsageError, logged_to
+from .errors import ConfigError, HistoryUnavailable, LockBusy, UsageError, logged_to
 from .models import CheckRun, Status
 from .reporters.common import plural
 
-EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_NO_HISTORY = 0, 1, 2, 3, 4, 5
 CHECK_FORMATS = ("text", "json", "markdown", "junit", "github")
 
 
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record the current problems in this baseline file")
     p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
                    help="how long to wait for another pass on the same config (default 10)")
+    p.add_argument("--distribute", action="store_true",
+                   help="PostgreSQL history: enqueue the sources for `linkcheck worker` processes, wait for "
+                   "them, then write the reports")
     p.add_argument("--quiet", action="store_true",
                    help="print nothing unless a source is broken (for cron, which mails any output)")
 
@@ -104,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="article", nargs="+", required=True, metavar="ARTICLE",
                    help="the articles to read: files, folders of articles, or http(s) URLs of published ones")
     p.add_argument("--allow-private", action="store_true",
-                   help="allow reading an article URL on a private or loopback address (intranets, tests)")
+                   help="allow article URLs (and, with --check, cited pages) on a private or loopback "
+                        "address (intranets, tests)")
     p.add_argument("--output", type=Path, default=Path("sources.toml"), metavar="PATH",
                    help="where to write (default ./sources.toml)")
     mode = p.add_mutually_exclusive_group()
@@ -143,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Keep the newest N snapshots of each source and every changed version.")
     _config_arg(p)
     p.add_argument("--keep", type=int, required=True, metavar="N", help="newest snapshots kept per source")
+
+    p = sub.add_parser("worker", help="take check jobs from the shared queue (PostgreSQL history)",
+                       description="Check the sources of the jobs `check --distribute` enqueues, until "
+                       "SIGTERM/SIGINT (the jobs in flight finish first).")
+    _config_arg(p)
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="jobs at once (default 4)")
+    p.add_argument("--log-format", choices=("plain", "json"), default="plain", help="log line format")
+
+    p = sub.add_parser("migrate", help="apply the history database's migrations",
+                       description="Bring the history database (SQLite or PostgreSQL) and, on PostgreSQL, "
+                       "the job queue's tables up to this version; says which migrations it applied.")
+    _config_arg(p)
     return parser
 
 
@@ -187,8 +204,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
             return EXIT_OK
         only = [i for i in changed if not only or i in only]
     baseline = read_baseline(args.baseline) if args.baseline else None
+    if args.distribute:
+        from .distribute import database_url
+
+        database_url(config, "check --distribute")
     run = asyncio.run(run_pass(config, archive=not args.no_archive, only=only,
-                               progress=None if args.quiet else _progress(), lock_wait=args.wait))
+                               progress=None if args.quiet else _progress(), lock_wait=args.wait,
+                               distribute=args.distribute,
+                               notice=lambda m: print(f"linkcheck: {m}", file=sys.stderr)))
+    expected = len(only) if only else len(config.sources)
+    if len(run.outcomes) < expected:
+        print(f"linkcheck: {expected - len(run.outcomes)} source(s) have no outcome: their jobs failed "
+              "(see the workers' logs); this pass is marked partial", file=sys.stderr)
     if args.write_baseline:
         write_baseline(args.write_baseline, run)
         recorded = plural(run.count(Status.BROKEN) + run.count(Status.WARNING), "source")
@@ -261,7 +288,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.output and not prefix:
         rel = os.path.relpath(config.root.resolve(), args.output.resolve().parent)
         prefix = "" if rel == "." else rel + "/"
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         digest = build_digest(store, config, since, snapshot_prefix=prefix)
     finally:
@@ -307,6 +334,31 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be 1 or more")
+    return run_worker(args.config, args.concurrency, args.log_format)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    config = load_config(args.config)
+    with Store.open(config.database, migrate=False) as store:
+        applied = [f"applied migration {name}" for name in store.migrate()]
+        if isinstance(config.database, str):
+            from .distribute import migrate_queue
+
+            applied += filter(None, [migrate_queue(store, config.database)])
+    for line in applied:
+        print(line)
+    if not applied:
+        print("the history database is up to date")
+    return EXIT_OK
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from .init import run_init
 
@@ -336,12 +388,15 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check, "validate": _cmd_validate, "report": _cmd_report, "status": _cmd_status,
     "links": _cmd_links, "prune": _cmd_prune, "init": _cmd_init, "daemon": _cmd_daemon,
-    "fix": _cmd_fix,
+    "fix": _cmd_fix, "migrate": _cmd_migrate, "worker": _cmd_worker,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in argv
+    if debug:  # "Run again with --debug" is usually done by appending it: accept it after the command too
+        argv = ["--debug", *(a for a in argv if a != "--debug")]
     with logged_to(logging.StreamHandler(sys.stderr) if debug else None):
         return _main(argv, debug)
 
@@ -357,6 +412,9 @@ def _main(argv: Sequence[str] | None, debug: bool) -> int:
     except LockBusy as exc:
         print(f"linkcheck: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except HistoryUnavailable as exc:
+        print(f"linkcheck: {exc}", file=sys.stderr)
+        return EXIT_NO_HISTORY
     except KeyboardInterrupt:
         print("linkcheck: interrupted", file=sys.stderr)
         return 130

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
+from .db import is_postgres
+from .db import url_problem as postgres_url_problem
 from .durations import parse_duration
 from .errors import ConfigError
 from .models import PROBLEMS, Citation, LinkState, Quote, QuoteKind, Source
@@ -87,6 +89,21 @@ class PolicySettings:
 class HistorySettings:
     keep: float = 365 * 86400.0  # results older than this are deleted after each pass (text versions stay)
     reports_keep: int = 20  # timestamped report files kept under reports/ (latest.* always)
+    database: str = "linkcheck.db"  # a SQLite file (beside the config unless absolute) or a postgresql:// URL
+
+
+@dataclass(frozen=True)
+class SnapshotSettings:
+    path: str = "snapshots"  # beside the config, or any folder (one every worker mounts)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """`linkcheck worker` and `check --distribute` (PostgreSQL history only)."""
+
+    batch: int = 10  # sources per job
+    heartbeat: float = 10.0  # how often a worker says it is alive
+    stalled_after: float = 30.0  # a worker silent this long is dead: its jobs go to another worker
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,8 @@ class Config:
     history: HistorySettings = field(default_factory=HistorySettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     articles: ArticleSettings = field(default_factory=ArticleSettings)
+    workers: WorkerSettings = field(default_factory=WorkerSettings)
+    snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
 
     @property
     def root(self) -> Path:
@@ -137,7 +156,18 @@ class Config:
 
     @property
     def db_path(self) -> Path:
-        return self.root / "linkcheck.db"
+        """The SQLite history file (meaningless when `database` is a PostgreSQL URL)."""
+        return self.root / self.history.database
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Where snapshots are written: `[snapshots] path`, relative to the config's folder."""
+        return self.root / Path(self.snapshots.path).expanduser()
+
+    @property
+    def database(self) -> Path | str:
+        """What `Store.open` takes: the SQLite file, or the PostgreSQL URL."""
+        return self.history.database if is_postgres(self.history.database) else self.db_path
 
 
 # --- checkers: value -> converted value, or ValueError with what was expected -------------
@@ -245,6 +275,25 @@ def _fail_on(v: Any) -> tuple[str, ...]:
     return items
 
 
+def _snapshot_folder(v: Any) -> str:
+    v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots"')(v)
+    if not v.strip():
+        raise ValueError("expected a folder, got an empty string")
+    if "://" in v:
+        raise ValueError(f"{v!r} is a URL; snapshots go to a folder (mount shared storage on every worker)")
+    return str(v)
+
+
+def _database(v: Any) -> str:
+    v = _type(str, 'a file name such as "linkcheck.db" or a URL such as "postgresql://user@host/db"')(v)
+    if not v.strip():
+        raise ValueError("expected a file name or a postgresql:// URL, got an empty string")
+    problem = postgres_url_problem(v) if is_postgres(v) else ""
+    if problem:
+        raise ValueError(problem)
+    return str(v)
+
+
 def _notify_urls(v: Any) -> tuple[str, ...]:
     """Apprise URLs, parsed offline (no message is sent) so that `validate` catches a typo."""
     import apprise
@@ -327,6 +376,15 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     "history": (HistorySettings, {
         "keep": ("keep", _duration),
         "reports_keep": ("reports_keep", _non_negative_int),
+        "database": ("database", _database),
+    }),
+    "snapshots": (SnapshotSettings, {
+        "path": ("path", _snapshot_folder),
+    }),
+    "workers": (WorkerSettings, {
+        "batch": ("batch", _positive(int, "a whole number")),
+        "heartbeat": ("heartbeat", _duration),
+        "stalled_after": ("stalled_after", _duration),
     }),
     "notify": (NotifySettings, {
         "urls": ("urls", _notify_urls),
@@ -417,6 +475,14 @@ class _Errors:
         self.messages.append(f"{self.where}:{line}: {message}" if line else f"{self.where}: {message}")
 
 
+def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """`FILE:LINE: invalid TOML: ...` like every other config error: tomllib (before 3.14) names the
+    line only inside its message, and not at all for an error at the end of the document."""
+    found = re.search(r"at line (\d+)", str(exc))
+    line = int(found.group(1)) if found else text.count("\n") + (not text.endswith("\n"))
+    return f"{path}:{line}: invalid TOML: {exc}. Fix the syntax at that line."
+
+
 def load_config(path: Path) -> Config:
     """Read and validate the config at `path`."""
     try:
@@ -432,7 +498,7 @@ def load_config(path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax at that line.") from None
+        raise ConfigError(_toml_error(path, text, exc)) from None
     config = parse_config(data, path, text)
     from .publication import with_articles, with_hashes  # they need this module's types
 

@@ -140,7 +140,9 @@ class Daemon:
         before = self._latest_problems(config) if config.notify.enabled else {}
         started = time.monotonic()
         try:
-            run = await run_pass(config, lock_wait=0)
+            # A PostgreSQL history's passes are checked by `linkcheck worker` processes.
+            run = await run_pass(config, lock_wait=0, distribute=isinstance(config.database, str),
+                                 notice=lambda m: self.log("pass-waiting", m))
         except LockBusy as exc:
             self.log("pass-skipped", str(exc), reason=reason)
             return
@@ -164,7 +166,7 @@ class Daemon:
             await self._notify_new_problems(config, run, before)
 
     def _latest_problems(self, config: Config) -> dict[str, set[str]]:
-        store = Store.open(config.db_path)
+        store = Store.open(config.database)
         try:
             return {r["id"]: set(r["problems"]) for r in store.latest_results()}
         finally:
@@ -179,7 +181,7 @@ class Daemon:
 
     async def _digest_due(self) -> None:
         config = self.config
-        store = Store.open(config.db_path)
+        store = Store.open(config.database)
         try:
             digest = build_digest(store, config, config.schedule.report_since,
                                   snapshot_prefix=config.report.base_url or "../")
@@ -229,7 +231,7 @@ class Daemon:
         """(job, why) for what is due at start: a pass missed while down (or none ever), a digest."""
         tz = self.config.schedule.timezone
         now = datetime.now(UTC)
-        store = Store.open(self.config.db_path)
+        store = Store.open(self.config.database)
         try:
             last = store.last_run()
             last_digest = store.last_digest()
@@ -277,4 +279,8 @@ def run_daemon(path: Path, log_format: str, grace: float) -> int:
     config = load_config(path)
     log = Log(log_format)
     with logged_to(_LogHandler(log)):
+        if isinstance(config.database, str):
+            from .periodic import run_periodic
+
+            return asyncio.run(run_periodic(Daemon(path, config, log, grace)))
         return asyncio.run(Daemon(path, config, log, grace).run())

@@ -4,7 +4,8 @@ a Wayback 429) are values on result records.
     LinkcheckError
     ├── ConfigError      bad sources.toml or flag: exit 2, message names file, line or source id and key
     ├── UsageError       bad command-line input the parser could not catch: exit 2
-    └── LockBusy         another pass holds the config's lock: exit 4
+    ├── LockBusy         another pass holds the config's lock: exit 4
+    └── HistoryUnavailable  the PostgreSQL history cannot be reached (down, refused, auth): exit 5
 
 A bug met while checking one source is not raised: it becomes that source's `internal-error`
 and its traceback is logged (`logged_to` shows it with --debug and in the daemon's log).
@@ -31,6 +32,10 @@ class UsageError(LinkcheckError):
 
 class LockBusy(LinkcheckError):
     """Another check pass on the same config is running."""
+
+
+class HistoryUnavailable(LinkcheckError):
+    """The history database (PostgreSQL) cannot be reached now; trying later may work."""
 
 
 @contextlib.contextmanager

@@ -14,7 +14,8 @@ import email.utils
 import socket
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -123,9 +124,11 @@ class _Attempt:
 class Fetcher:
     """Fetches URLs for one pass through one shared client."""
 
-    def __init__(self, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+    def __init__(self, client: httpx.AsyncClient, settings: FetchSettings,
+                 host_slot: Callable[[str], AbstractAsyncContextManager[None]] | None = None) -> None:
         self.client = client
         self.settings = settings
+        self.host_slot = host_slot  # per_host across processes (workers), on top of this one's semaphores
         self.guard = AddressGuard(settings.allow_private, settings.allow_networks)
         self._all = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -158,7 +161,7 @@ class Fetcher:
     async def _slot(self, url: str) -> AsyncIterator[None]:
         host = urlsplit(url).netloc.lower()
         sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
-        async with self._all, sem:
+        async with self._all, sem, (self.host_slot(host) if self.host_slot else contextlib.nullcontext()):
             yield
 
     async def _follow(self, url: str, accept: str | None, deadline: asyncio.Timeout,

@@ -173,7 +173,7 @@ def _editor(name: str, text: str) -> Callable[[str, Repair], str]:
 
 def run_fix(config: Config, articles: set[str] | None, dry_run: bool) -> str:
     """Apply (or, with `dry_run`, show as a unified diff) every repair; the text to print."""
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         repairs = plan(config, store, articles)
     finally:

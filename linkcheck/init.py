@@ -232,11 +232,11 @@ def run_init(sources: list[str], output: Path, force: bool, merge: bool, check: 
     atomic_write(output, text)
     print(summary)
     if check:
-        return _first_check(output)
+        return _first_check(output, allow_private)
     return 0
 
 
-def _first_check(config_path: Path) -> int:
+def _first_check(config_path: Path, allow_private: bool = False) -> int:
     from .pipeline import run_pass
 
     # The first check runs in a scratch folder: `init --check` leaves nothing behind but its
@@ -244,6 +244,8 @@ def _first_check(config_path: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="linkcheck-init-") as scratch:
         # Sources are resolved already; no feed is read again from the scratch folder.
         config = replace(load_config(config_path), path=Path(scratch) / config_path.name, articles=ArticleSettings())
+        if allow_private:  # what --allow-private lets init read, its first check may read too
+            config = replace(config, fetch=replace(config.fetch, allow_private=True))
         run = asyncio.run(run_pass(config, archive=False))
         for o in run.outcomes:  # read back from the scratch history: inside its folder
             for q in o.quotes:

@@ -11,7 +11,7 @@ from .store import Store
 
 
 def render_links(config: Config, fmt: str) -> str:
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         captures = {s.url: store.capture(s.url) for s in config.sources}
         # The last pass's choice for readers wins: when a quote was lost, the capture still holding it.

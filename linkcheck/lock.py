@@ -27,7 +27,7 @@ def pass_lock(root: Path, wait: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
-                    raise LockBusy(f"another linkcheck pass (pid {holder}) is running on {root}; "
+                    raise LockBusy(f"another linkcheck pass (pid {holder}) is running on {root.resolve()}; "
                                    f"waited {wait:g}s. Try again when it has finished.") from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)

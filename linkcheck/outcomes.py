@@ -40,6 +40,11 @@ class StoredOutcomes:
             store.close()
 
 
+def pass_outcomes(store: Store, run_id: int, sources: Sequence[Source], total: int) -> StoredOutcomes:
+    """Pass `run_id`'s outcomes, read back from where `store` was opened (after it is closed too)."""
+    return StoredOutcomes(lambda: Store.open(store.target, migrate=False), run_id, sources, total)
+
+
 class Mapped:
     """`outcomes`, each through `change` as it is read (a baseline's view of a pass)."""
 

@@ -27,6 +27,7 @@ from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
+from .errors import HistoryUnavailable
 from .feeds import refresh_feeds
 from .fetch import Fetcher, open_client
 from .lock import pass_lock
@@ -45,7 +46,7 @@ from .models import (
     SourceOutcome,
     Tally,
 )
-from .outcomes import StoredOutcomes, stored_outcomes
+from .outcomes import pass_outcomes, stored_outcomes
 from .passage import mark_changed
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
@@ -176,6 +177,8 @@ async def _isolated(src: Source, prior: Prior, deps: Deps, last_try: bool) -> As
     """The isolation boundary around one source's check: whatever goes wrong stays with it."""
     try:
         return await assess(src, prior, deps, last_try=last_try)
+    except HistoryUnavailable:  # not this source's doing: a worker's job is run again
+        raise
     except Exception as exc:  # a bug in one source's check must not end the pass
         return _internal_error(src, exc, prior)
 
@@ -207,7 +210,8 @@ async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: D
     meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash if link not in UNREADABLE else None,
             "encoding": analysis.encoding or None, "link": link.value,
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
-    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent)
+    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent,
+                              deps.config.snapshots_dir)
 
 
 def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,
@@ -388,26 +392,32 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
     total = tally.ok + tally.warning + tally.broken
     finished = stamp(now_utc())
     work.flush(RunEnd(finished, (total, tally.ok, tally.warning, tally.broken), partial))
-    return CheckRun(started, finished, StoredOutcomes(lambda: Store.open(store.path), run_id, sources, total), tally)
+    return CheckRun(started, finished, pass_outcomes(store, run_id, sources, total), tally)
 
 
 async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] = (),
-                   progress: Progress | None = None, lock_wait: float = 10.0) -> CheckRun:
-    """A whole pass as the CLI and the daemon run it: lock, history, client, reports, pruning."""
+                   progress: Progress | None = None, lock_wait: float = 10.0, distribute: bool = False,
+                   notice: Callable[[str], None] | None = None) -> CheckRun:
+    """A whole pass as the CLI and the daemon run it: lock, history, client, reports, pruning.
+    `distribute`: the sources are checked by `linkcheck worker` processes (PostgreSQL history)."""
     with pass_lock(config.root, lock_wait):
         if config.articles.feeds:  # the feeds' new or changed articles, then their citations
             async with open_client(config.fetch) as client:
                 await refresh_feeds(config, client)
             config = load_config(config.path)
         sources = [s for s in config.sources if not only or s.id in only]
-        store = Store.open(config.db_path)
-        try:
-            async with open_client(config.fetch, config.archive.request_timeout) as client:
-                run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
-                                       partial=len(sources) < len(config.sources))
+        partial = len(sources) < len(config.sources)
+        with Store.open(config.database) as store, store.db.pass_lock(lock_wait):
+            if distribute:
+                from .distribute import distributed_pass
+
+                run = await distributed_pass(config, sources, store, archive=archive, progress=progress,
+                                             partial=partial, notice=notice)
+            else:
+                async with open_client(config.fetch, config.archive.request_timeout) as client:
+                    run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
+                                           partial=partial)
             store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
-        finally:
-            store.close()
         write_run_reports(config.root / "reports", run)
         prune_reports(config.root / "reports", config.history.reports_keep)
     return run

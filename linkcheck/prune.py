@@ -29,7 +29,7 @@ def plan(rows: list[SnapshotRow], keep: int) -> dict[str, str | None]:
 
 
 def prune(config: Config, keep: int) -> list[str]:
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         removed = plan(store.snapshots(), keep)
         store.forget_snapshots(removed)  # history first: a crash leaves files, never dangling rows

@@ -24,7 +24,7 @@ def next_due(config: Config, last: datetime) -> tuple[datetime, timedelta]:
 
 def status_report(config: Config, fmt: str, now: datetime | None = None) -> tuple[str, bool]:
     now = now or datetime.now(UTC)
-    store = Store.open(config.db_path)
+    store = Store.open(config.database)
     try:
         last = store.last_run()
         known = {s.id for s in config.sources}

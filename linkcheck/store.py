@@ -1,4 +1,4 @@
-"""History in SQLite, beside the config. A pass writes its results in batches as sources are
+"""History in SQLite (beside the config) or PostgreSQL. A pass writes its results in batches as sources are
 judged; its `runs` row stays `partial` until the last batch commits, so a killed pass leaves the
 previous complete pass as the last one. The schema is built by numbered migrations recorded in
 the `migrations` table."""
@@ -6,25 +6,26 @@ the `migrations` table."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+from .db import Db, open_db
+from .durations import now_utc, stamp
+from .errors import ConfigError
 from .models import Capture, CaptureState
 
 
-def _script(db: sqlite3.Connection, sql: str) -> None:
-    """Run `sql` statement by statement (executescript would commit the open transaction)."""
-    for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
+def _script(db: Db, sql: str) -> None:
+    """Run `sql` statement by statement, inside the migration's transaction."""
+    db.script(sql)
 
 
-def _m1_initial(db: sqlite3.Connection) -> None:
+def _m1_initial(db: Db) -> None:
     _script(db, """
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
@@ -75,7 +76,7 @@ def join_result(row: tuple[Any, ...], detail: str) -> dict[str, Any]:
                 "problems": problems.split() if problems else [], "checked": checked}
 
 
-def _m2_compact_history(db: sqlite3.Connection) -> None:
+def _m2_compact_history(db: Db) -> None:
     """One typed row per source per pass; the rest of the entry (`details`) only when it changed.
     `latest` points at each source's newest outcome so status and reports do not scan history.
     Rows stay small (an unchanged pass adds ~150 bytes a source): the snapshot is its `snapshots`
@@ -99,19 +100,21 @@ def _m2_compact_history(db: sqlite3.Connection) -> None:
         last[source_id] = (detail_id, detail)
         db.execute(f"INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_SNAPSHOT_ID}, ?, ?)",
                    (source_id, run_id, checked, *typed[:6], snapshot_col, typed[6], detail_id))
-        db.execute("INSERT OR REPLACE INTO latest VALUES (?, ?)", (source_id, run_id))
+        db.execute(_LATEST, (source_id, run_id))
     db.execute("DROP TABLE results")
 
+
+_LATEST = "INSERT INTO latest VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE SET run_id = excluded.run_id"
 
 _SNAPSHOT_ID = "(SELECT rowid FROM snapshots WHERE path = ?)"
 
 
-def _detail_id(db: sqlite3.Connection, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
+def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
     if previous is not None and previous[1] == detail:
         return previous[0]
-    cur = db.execute("INSERT INTO details (source_id, data) VALUES (?, ?)",
-                     (source_id, zlib.compress(detail.encode("utf-8"))))
-    return int(cur.lastrowid or 0)
+    row = db.execute("INSERT INTO details (source_id, data) VALUES (?, ?) RETURNING id",
+                     (source_id, zlib.compress(detail.encode("utf-8")))).fetchone()
+    return int(row[0])
 
 
 def packed(text: str) -> bytes:
@@ -123,7 +126,7 @@ def _detail(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
 
-def _m3_validators(db: sqlite3.Connection) -> None:
+def _m3_validators(db: Db) -> None:
     """The ETag / Last-Modified of each source's last good fetch, for conditional requests."""
     _script(db, """
         CREATE TABLE validators (
@@ -132,7 +135,13 @@ def _m3_validators(db: sqlite3.Connection) -> None:
     """)
 
 
-def _m_archive_queue(db: sqlite3.Connection) -> None:
+def _m4_shared_history(db: Db) -> None:
+    """A pass's results found from `latest` without reading history (`check --distribute` follows
+    its progress and collects them there)."""
+    _script(db, "CREATE INDEX latest_by_run ON latest (run_id)")
+
+
+def _m_archive_queue(db: Db) -> None:
     """The archive queue lives in `captures` (one row per URL): why a save is wanted, the SPN job
     to resume, when to try again; what the newest capture was verified to hold; and, per URL, the
     captures replayed so far with the quotes each still holds (for pointing readers at the
@@ -151,11 +160,12 @@ def _m_archive_queue(db: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+MIGRATIONS: list[tuple[str, Callable[[Db], None]]] = [
     ("initial", _m1_initial),
     ("archive-queue", _m_archive_queue),
     ("compact_history", _m2_compact_history),
     ("validators", _m3_validators),
+    ("shared_history", _m4_shared_history),
 ]
 
 
@@ -221,43 +231,68 @@ class RunEnd:
 
 
 class Store:
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+    """History, on SQLite or PostgreSQL (`db.py` holds the few differences): the same migrations
+    and queries for both. Use as `with Store.open(config.database) as store: ...`."""
+
+    def __init__(self, db: Db, target: Path | str) -> None:
         self.db = db
-        self.path = path  # where it was opened: a pass's outcomes are read back from there
+        self.target = target  # where it was opened: a pass's outcomes are read back from there
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        store = cls(db, path)
-        store.migrate()
+    def open(cls, target: Path | str, *, migrate: bool = True) -> Store:
+        """`target`: a SQLite file or a `postgresql://` URL. Refuses (ConfigError) a database that a
+        newer linkcheck has migrated further than this one knows."""
+        store = cls(open_db(target), target)
+        try:
+            store.db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                             "applied TEXT NOT NULL)")
+            if migrate:
+                store.migrate()
+            store.check_version()
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+    def transaction(self, migrating: bool = False) -> Iterator[Db]:
+        with self.db.transaction(migrating):
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
-    def migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                        "applied TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
-        done = {row[0] for row in self.db.execute("SELECT id FROM migrations")}
+    def applied(self) -> list[int]:
+        return [int(r[0]) for r in self.db.execute("SELECT id FROM migrations ORDER BY id")]
+
+    def check_version(self) -> None:
+        newest = max(self.applied(), default=0)
+        if newest > len(MIGRATIONS):
+            raise ConfigError(f"the history database is at migration {newest}, and this linkcheck knows only "
+                              f"{len(MIGRATIONS)}: it was written by a newer linkcheck; upgrade this one.")
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not applied yet; returns their names."""
+        done = set(self.applied())
+        names = []
         for number, (name, migration) in enumerate(MIGRATIONS, 1):
             if number in done:
                 continue
-            with self.transaction() as db:
+            with self.transaction(migrating=True) as db:
+                if db.execute("SELECT 1 FROM migrations WHERE id = ?", (number,)).fetchone():
+                    continue  # another process applied it meanwhile
                 migration(db)
-                db.execute("INSERT INTO migrations (id, name) VALUES (?, ?)", (number, name))
+                db.execute("INSERT INTO migrations (id, name, applied) VALUES (?, ?, ?)",
+                           (number, name, stamp(now_utc())))
+            names.append(name)
+        return names
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -331,6 +366,18 @@ class Store:
             f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
             f"WHERE o.source_id IN ({marks}) AND o.run_id = ?", (*source_ids, run_id))}
 
+    def count_in_run(self, run_id: int) -> int:
+        """How many sources the newest pass has stored so far."""
+        return int(self.db.execute("SELECT count(*) FROM latest WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    def checked_in_run(self, run_id: int, source_ids: Sequence[str]) -> set[str]:
+        """Which of `source_ids` already have their outcome of this pass (a retried job skips them)."""
+        if not source_ids:
+            return set()
+        marks = ", ".join("?" * len(source_ids))
+        return {r[0] for r in self.db.execute(
+            f"SELECT source_id FROM outcomes WHERE run_id = ? AND source_id IN ({marks})", (run_id, *source_ids))}
+
     def latest_statuses(self) -> dict[str, str]:
         """Each source's newest status, without reading any detail."""
         return dict(self.db.execute("SELECT o.source_id, o.status FROM latest l CROSS JOIN outcomes o "
@@ -357,9 +404,9 @@ class Store:
     def begin_run(self, started: str) -> int:
         """A pass's row, partial until `save_batch` is given its `RunEnd`: a killed pass stays partial."""
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO runs (started, finished, total, ok, warning, broken, partial) "
-                             "VALUES (?, ?, 0, 0, 0, 0, 1)", (started, started))
-        return int(cur.lastrowid or 0)
+            row = db.execute("INSERT INTO runs (started, finished, total, ok, warning, broken, partial) "
+                             "VALUES (?, ?, 0, 0, 0, 0, 1) RETURNING id", (started, started)).fetchone()
+        return int(row[0])
 
     def save_batch(self, run_id: int, records: Sequence[Record], end: RunEnd | None = None) -> None:
         with self.transaction() as db:
@@ -370,17 +417,16 @@ class Store:
                            "WHERE id = ?", (end.finished, *end.counts, int(end.partial), run_id))
 
     @staticmethod
-    def _save(db: sqlite3.Connection, run_id: int, rec: Record) -> None:
+    def _save(db: Db, run_id: int, rec: Record) -> None:
         source_id = rec.result["id"]
         if (s := rec.snapshot) is not None:
-            db.execute("INSERT OR IGNORE INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (s.path, s.source_id, s.url, s.payload_digest, s.text_hash,
-                                                     s.written))
+            db.execute("INSERT INTO snapshots (path, source_id, url, payload_digest, text_hash, written) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       (s.path, s.source_id, s.url, s.payload_digest, s.text_hash, s.written))
         typed, detail, snapshot = split_result(rec.result)
         detail_id = _detail_id(db, source_id, detail, rec.previous)
-        db.execute(f"INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_SNAPSHOT_ID}, ?, ?)",
-                   (source_id, run_id, rec.checked, *typed[:6], snapshot, typed[6], detail_id))
-        db.execute("INSERT OR REPLACE INTO latest VALUES (?, ?)", (source_id, run_id))
+        db.execute(_OUTCOME, (source_id, run_id, rec.checked, *typed[:6], snapshot, typed[6], detail_id))
+        db.execute(_LATEST, (source_id, run_id))
         if (v := rec.version) is not None:
             if v.main_text is None:
                 db.execute("UPDATE versions SET last_seen = ? WHERE source_id = ? AND text_hash = ?",
@@ -390,7 +436,9 @@ class Store:
                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, text_hash) DO UPDATE SET "
                            "last_seen = excluded.last_seen", (v.source_id, v.text_hash, v.seen, v.seen, v.main_text))
         if (val := rec.validator) is not None:
-            db.execute("INSERT OR REPLACE INTO validators VALUES (?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO validators VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
+                       "url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified, "
+                       "quotes = excluded.quotes",
                        (source_id, val.url, val.etag, val.last_modified, val.quotes))
 
     def prune_history(self, before: str) -> int:
@@ -404,7 +452,8 @@ class Store:
                 return 0
             # Per source, a range of its primary key: no scan of all history.
             db.execute("CREATE TEMP TABLE doomed AS SELECT o.source_id, o.run_id, o.detail_id FROM latest l "
-                       "CROSS JOIN outcomes o ON o.source_id = l.source_id AND o.run_id < min(l.run_id, ?)", (keep,))
+                       "CROSS JOIN outcomes o ON o.source_id = l.source_id AND o.run_id < l.run_id "
+                       "AND o.run_id < ?", (keep,))
             db.execute("DELETE FROM outcomes WHERE (source_id, run_id) IN (SELECT source_id, run_id FROM doomed)")
             db.execute("DELETE FROM details WHERE id IN (SELECT detail_id FROM doomed) AND NOT EXISTS "
                        "(SELECT 1 FROM outcomes o WHERE o.source_id = details.source_id AND o.detail_id = details.id)")
@@ -427,3 +476,11 @@ class Store:
                        "WHERE snapshot IN (SELECT old FROM moved)")  # one scan of history, not one per file
             db.executemany("DELETE FROM snapshots WHERE path = ?", [(path,) for path in removed])
             db.execute("DROP TABLE moved")
+# Written in full (not INSERT OR REPLACE, which PostgreSQL lacks): a job retried after a worker died
+# writes its source's outcome of the pass again, in place.
+_OUTCOME = (f"INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_SNAPSHOT_ID}, ?, ?) "
+            "ON CONFLICT (source_id, run_id) "
+            "DO UPDATE SET checked = excluded.checked, status = excluded.status, link = excluded.link, "
+            "http_status = excluded.http_status, failures = excluded.failures, "
+            "first_failed = excluded.first_failed, text_hash = excluded.text_hash, snapshot = excluded.snapshot, "
+            "problems = excluded.problems, detail_id = excluded.detail_id")

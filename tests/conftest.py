@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
 
 import pytest
 
@@ -121,6 +124,46 @@ def server2() -> Iterator[Server]:
     s = Server("127.0.0.2")
     yield s
     s.close()
+
+
+POSTGRES = os.environ.get("LINKCHECK_TEST_POSTGRES", "")
+_HOW = ("PostgreSQL tests need a server: set LINKCHECK_TEST_POSTGRES=postgresql://USER@127.0.0.1:PORT/DB "
+        "(a role allowed to CREATE DATABASE), or run `bash .ci/run`, which starts a throwaway one")
+
+
+def _with_db(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (its URL); dropped afterwards. Without a
+    server the test is skipped, except under CI=true, where that is a failure: CI must not pass
+    by skipping."""
+    if not POSTGRES:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no PostgreSQL. {_HOW}")
+        pytest.skip(_HOW)
+    import psycopg
+
+    name = f"linkcheck_test_{uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _with_db(POSTGRES, name)
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str:
+    """The `[history] database` value of each backend: the default SQLite file, or a fresh
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return "linkcheck.db"
+    return str(request.getfixturevalue("postgres"))
 
 
 def write_config(folder: Path, sources: list[dict[str, Any]], **sections: dict[str, Any]) -> Path:

@@ -91,6 +91,8 @@ def test_internal_error_exits_3_in_one_line(tmp_path: Path, capsys: pytest.Captu
     assert err.count("\n") == 1 and "internal error" in err and "Traceback" not in err
     code, _, err = run_cli(["--debug", "check", "--config", str(config)], capsys)
     assert code == 3 and "Traceback" in err
+    code, _, err = run_cli(["check", "--config", str(config), "--debug"], capsys)  # as the message suggests
+    assert code == 3 and "Traceback" in err
 
 
 def _hang_until(server: Server, release: list[bool]):  # type: ignore[no-untyped-def]
@@ -170,3 +172,13 @@ def test_python_dash_m_works(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "linkcheck", "--version"], capture_output=True, text=True,
                           timeout=30, check=False, env=os.environ.copy())
     assert done.returncode == 0 and done.stdout.startswith("linkcheck ")
+
+
+def test_a_busy_lock_names_the_folder_not_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from linkcheck.errors import LockBusy
+    from linkcheck.lock import pass_lock
+
+    monkeypatch.chdir(tmp_path)  # `linkcheck check` with the default ./sources.toml: its folder is "."
+    with pass_lock(Path("."), 0), pytest.raises(LockBusy) as busy, pass_lock(Path("."), 0):
+        pass
+    assert f"is running on {tmp_path.resolve()};" in str(busy.value)

@@ -111,7 +111,13 @@ def test_init_check_leaves_nothing_but_its_output(server: Server, tmp_path: Path
     code, stdout, err = run_cli(["init", "--from", str(article), "--output", str(out), "--merge", "--check"], capsys)
     assert code == 0, err
     assert "the page says" in stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["article.txt", "sources.toml"]
+    fresh = tmp_path / "fresh.toml"  # no [fetch] allow_private: --allow-private lets the first check read it
+    code, stdout, err = run_cli(["init", "--from", str(article), "--output", str(fresh), "--check",
+                                 "--allow-private"], capsys)
+    assert code == 0, err
+    assert "the page says" in stdout and "could not check" not in stdout
+    assert "allow_private" not in fresh.read_text()  # the written config stays its owner's choice
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["article.txt", "fresh.toml", "sources.toml"]
 
 
 @pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])

@@ -43,8 +43,9 @@ CASES = [
      ["sources.toml:4: source 'a'", "'kind'", "\"paraphrase\"", "'paraphrased'"]),
     ('[[source]]\nid = "bad id!"\nurl = "https://example.org/"\n', ["'id'", "bad id!"]),
     (GOOD_SOURCE + "\n" + GOOD_SOURCE, ["sources.toml:6: source 'a'", "same id", "line 2"]),
-    ("[fetch\ntimeout = 3\n", ["invalid TOML", "line 1"]),
-    ('[[source]]\nid = "a"\nurl = "https://example.org/\n', ["invalid TOML", "line 3"]),
+    ("[fetch\ntimeout = 3\n", ["sources.toml:1: invalid TOML", "line 1"]),
+    ('[[source]]\nid = "a"\nurl = "https://example.org/\n', ["sources.toml:3: invalid TOML", "line 3"]),
+    ('[fetch]\ntimeout = 3\nuser_agent = [\n', ["sources.toml:3: invalid TOML", "end of document"]),
 ]
 
 

@@ -5,6 +5,7 @@ with `[report] base_url`."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import lxml.html
@@ -56,6 +57,7 @@ def test_cards_say_what_to_do(digest_site: Path, capsys: pytest.CaptureFixture[s
     assert todo.startswith("What to do: Re-read the passage")
     recovered = doc.xpath("//section[@id='recovered']//article")[0].text_content()
     assert "Recovered from: dead (The server answers HTTP 404" in recovered and "on 1 pass from" in recovered
+    assert not re.search(r"\d{4}-\d\d-\d\dT", recovered) and " UTC" in recovered  # dates read like the others
     rows = doc.xpath("//section[@id='current']//tbody/tr")
     quoted_row = next(r for r in rows if "quoted" in r.text_content())
     assert "quote-missing" in quoted_row.xpath("string(td[1])") or "quote-altered" in quoted_row.xpath(
@@ -103,3 +105,40 @@ def test_what_to_do(problems: tuple[str, ...], link: str, wayback: str | None, a
                 message="", checked="2026-11-27T08:00:00Z", snapshot=None, wayback=wayback,
                 final_url="https://example.org/new")
     assert item.advice().startswith(advice) and bool(item.advice()) == bool(advice)
+
+
+def test_sentence_around_a_quote_is_context_not_a_change() -> None:
+    quote, found = "the new pier would not be privatised", "The mayor said the new pier would be privatised."
+    q_runs, page_runs = word_diff(quote, found, b_around=True)
+    assert [t.strip() for t, changed in q_runs if changed] == ["not"]
+    assert [t for t, changed in page_runs if changed] == []  # "The mayor said", "." are the sentence around it
+    assert "".join(t for t, _ in page_runs) == found
+    assert any(changed for _, changed in word_diff(quote, found)[1])  # drift diffs keep marking every addition
+
+
+def test_altered_quote_card_shows_a_dropped_word_and_no_empty_text_diff() -> None:
+    from linkcheck.reporters.digest_html import _card
+
+    text, found = "the new pier would not be privatised", "The mayor said the new pier would be privatised."
+    item = Item(id="mayor", url="https://example.org/mayor", title="", status="broken", link="alive",
+                problems=("quote-altered", "quote-changed"), message="", checked="2026-11-27T08:00:00Z",
+                snapshot=None, wayback=None, similarity=0.5,
+                quotes=({"text": text, "match": "altered", "found_text": found,
+                         "changes": [{"quote": "not", "page": ""}]},),
+                quote_changes=({"quote": text, "before": "… would not be privatised.", "after": found},))
+    card = lxml.html.fragment_fromstring(_card(item, ""))
+    assert [li.text_content() for li in card.xpath(".//ul[@class='changes']/li")] == ["not → (nothing)"]
+    assert [m.text.strip() for m in card.xpath(".//li[@class='quoted']//mark")] == ["not"]
+    assert "The text changed" not in card.text_content()  # the only changed passage is the quote, shown above
+
+
+def test_markdown_has_no_empty_by_article_heading() -> None:
+    from linkcheck.digest import Digest
+    from linkcheck.reporters.digest_markdown import render
+
+    shared = Item(id="ferry", url="https://example.org/ferry", title="", status="ok", link="alive", problems=(),
+                  message="", checked="2026-11-27T08:00:00Z", snapshot=None, wayback=None,
+                  cited_in=({"article": "a.md", "notes": ["1"]}, {"article": "b.md", "notes": ["2"]}))
+    md = render(Digest(since="2026-11-20T08:00:00Z", until="2026-11-27T08:00:00Z", shared=[shared]))
+    assert "## By article" not in md  # `report --article` on an article with no problem listed nothing under it
+    assert "## Sources shared by several articles (1)" in md

@@ -13,6 +13,7 @@ from conftest import Server, by_id, check_json, page, send, write_config
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linkcheck.db import SqliteDb
 from linkcheck.reporters.files import prune_reports
 from linkcheck.store import MIGRATIONS, Store, join_result, split_result
 
@@ -104,7 +105,7 @@ def test_prune_reports_keeps_the_newest_and_latest(tmp_path: Path) -> None:
 
 
 def test_results_of_the_first_schema_are_migrated(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    db = SqliteDb(tmp_path / "h.db")
     db.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL "
                "DEFAULT '')")
     MIGRATIONS[0][1](db)
@@ -143,15 +144,16 @@ def test_results_of_the_first_schema_are_migrated(tmp_path: Path) -> None:
 def test_status_and_report_reads_use_indexes(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "h.db")
     executed: list[str] = []
+    assert isinstance(store.db, SqliteDb)
     try:
-        store.db.set_trace_callback(executed.append)
+        store.db.conn.set_trace_callback(executed.append)
         store.latest_statuses()
         store.last_run()
         store.latest_results()
         store.prior("a", 5)
         store.timeline("a", "2026-01-01")
         store.changes_since("a", "2026-01-01")
-        store.db.set_trace_callback(None)
+        store.db.conn.set_trace_callback(None)
         plans = {sql: " | ".join(r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {sql}",
                                                                   ("a", "2026", 5)[:sql.count("?")]))
                  for sql in executed}

@@ -163,6 +163,7 @@ def test_init_check_shows_the_pages_real_words(server: Server, tmp_path: Path,
             "Allies agree and conditions are met.”") in stdout
 
 
+
 # --- tweets ----------------------------------------------------------------------------------
 
 TWEET_TEXT = ("It's unprecedented and absurd when time frame is not set neither for the invitation nor for "

@@ -129,3 +129,22 @@ def test_distribution_name_is_not_the_unrelated_pypi_linkcheck() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "linkcheck-citations"
     assert project["scripts"] == {"linkcheck": "linkcheck.cli:main"}
+
+
+def test_compose_cluster_example_runs_real_commands() -> None:
+    """PostgreSQL + migrate + workers + one daemon, each command one the CLI accepts, the image built
+    with the postgresql extra, and no password written down (PGPASSWORD comes from the environment)."""
+    from linkcheck.cli import build_parser
+
+    text = (ROOT / "examples" / "compose-cluster.yaml").read_text()
+    compose = yaml.safe_load(text)
+    services = compose["services"]
+    assert set(services) == {"postgres", "migrate", "worker", "daemon"}
+    for name in ("migrate", "worker", "daemon"):
+        service = services[name]
+        assert service["build"]["args"] == {"EXTRAS": "postgresql"}
+        assert service["environment"]["PGPASSWORD"] == "${PGPASSWORD:?set PGPASSWORD}"
+        args = build_parser().parse_args(service["command"])
+        assert args.command == name and str(args.config) == "/data/sources.toml"
+    assert services["worker"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    assert "postgresql://linkcheck@postgres/citations" in text and "postgresql://linkcheck:" not in text

@@ -91,7 +91,7 @@ def test_citing_sentence_and_title() -> None:
     parsed = parse_article("# Harbour works\n\nFirst sentence. The pier is closed [1]. Next one.\n\n"
                            "[1] Harbour Times http://h.example/pier\n", "a.md")
     assert parsed.title == "Harbour works"
-    assert parsed.sources[0].sentence == "The pier is closed ."
+    assert parsed.sources[0].sentence == "The pier is closed."
 
 
 def test_generated_ids_depend_on_the_url_alone() -> None:
@@ -132,7 +132,7 @@ def test_articles_are_the_sources(server: Server, tmp_path: Path, capsys: pytest
     shared = next(s for s in report["sources"] if s["url"] == server.url("/shared"))
     assert [(c["article"], c["notes"], c["line"]) for c in shared["cited_in"]] == [
         ("articles/first.md", ["1"], 5), ("articles/second.md", ["1"], 7)]
-    assert shared["cited_in"][1]["sentence"] == "Again the harbour ."
+    assert shared["cited_in"][1]["sentence"] == "Again the harbour."
     assert [q["text"] for q in shared["quotes"]] == ["will reopen in spring"]
     assert len(report["sources"]) == 3  # one URL, one source; the draft is excluded
     assert {a["path"]: (a["title"], a["status"], len(a["sources"])) for a in report["articles"]} == {

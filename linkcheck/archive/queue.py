@@ -107,7 +107,8 @@ class Queue:
 
     def backlog(self) -> Backlog:
         waiting, submitted, saves, last = self.db.execute(
-            "SELECT count(*), count(job_id), coalesce(sum(link IN ('alive', 'redirected')), 0), max(next_try) "
+            "SELECT count(*), count(job_id), "
+            "coalesce(sum(CASE WHEN link IN ('alive', 'redirected') THEN 1 ELSE 0 END), 0), max(next_try) "
             "FROM captures WHERE state IN (?, ?)", WAITING).fetchone()
         return Backlog(int(waiting), int(submitted), int(saves), last)
 

@@ -333,7 +333,7 @@ async def drain_between_passes(config: Config, seconds: float) -> int:
     from ..lock import pass_lock
 
     with pass_lock(config.root, 0):
-        store = Store.open(config.db_path)
+        store = Store.open(config.database)
         try:
             async with open_client(config.fetch) as client:
                 keys = keys_from_env()

@@ -40,7 +40,7 @@ def payload_digest(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class Written:
-    path: str  # relative to the config's folder
+    path: str  # relative to the config's folder (absolute for a snapshots folder outside it)
     digest: str
     new: bool
 
@@ -57,12 +57,13 @@ def stored_snapshot(root: Path, fetch: FetchResult, stored: Callable[[str], str 
 
 
 def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
-                   user_agent: str) -> Written:
-    """Store `fetch` under `root/snapshots/<source>/`. Picklable arguments: it runs in a worker
-    process when there is a pool (compression is most of a first pass's CPU)."""
+                   user_agent: str, snapshots: Path | None = None) -> Written:
+    """Store `fetch` under `snapshots/<source>/` (default `root/snapshots`; `[snapshots] path`, e.g.
+    a folder every worker mounts). Picklable arguments: it runs in a worker process when there is
+    a pool (compression is most of a first pass's CPU)."""
     digest = payload_digest(fetch.raw)
     stamp = fetch.fetched_at.replace("-", "").replace(":", "")
-    folder = root / "snapshots" / _safe(source_id)
+    folder = (snapshots or root / "snapshots") / _safe(source_id)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{stamp}-{digest[5:17].lower()}.warc.gz"
     fd, tmp = temp_beside(folder / name, suffix=".warc.gz")
@@ -75,7 +76,8 @@ def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dic
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return Written(str((folder / name).relative_to(root)), digest, new=True)
+    path = folder / name
+    return Written(str(path.relative_to(root) if path.is_relative_to(root) else path), digest, new=True)
 
 
 class _Member:

@@ -37,17 +37,21 @@ Runs = list[tuple[str, bool]]
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[A-Za-zÀ-ɏ'’-]+|\s+|.", re.S)
 
 
-def word_diff(a: str, b: str) -> tuple[Runs, Runs]:
+def word_diff(a: str, b: str, *, b_around: bool = False) -> tuple[Runs, Runs]:
     """`a` and `b` as runs of (text, changed), word by word, so that a renderer can highlight
-    exactly the words that differ (`12` → `15`) instead of two sentences to compare by eye."""
+    exactly the words that differ (`12` → `15`) instead of two sentences to compare by eye.
+    With `b_around`, `b` is the whole sentence a quote `a` was found in: words `b` only adds before
+    or after the quoted part ("The mayor said ", the final ".") are context, not changes."""
     wa, wb = _TOKEN.findall(a), _TOKEN.findall(b)
     ra: Runs = []
     rb: Runs = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+    ops = difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
         if i2 > i1:
             ra.append(("".join(wa[i1:i2]), tag != "equal"))
         if j2 > j1:
-            rb.append(("".join(wb[j1:j2]), tag != "equal"))
+            around = b_around and tag == "insert" and k in (0, len(ops) - 1)
+            rb.append(("".join(wb[j1:j2]), tag != "equal" and not around))
     return _coalesce(ra), _coalesce(rb)
 
 

@@ -43,6 +43,7 @@ ins, .ins { background:var(--ins); text-decoration: none; }
 mark { background:#ffe066; color:#1d1d1f; border-radius:2px; padding:0 1px; }
 .todo { border-left:3px solid var(--fg); padding:2px 8px; margin:8px 0; }
 .was { color:var(--muted); }
+blockquote { margin:6px 0; padding:2px 10px; border-left:3px solid var(--line); color:var(--muted); }
 .links a { margin-right: 12px; white-space: nowrap; display:inline-block; padding:4px 0; }
 table { width:100%; border-collapse:collapse; font-size:.9rem; }
 th, td { text-align:left; padding:6px; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -52,6 +53,7 @@ td { overflow-wrap:anywhere; } .empty { color:var(--muted); font-style:italic; }
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _LABEL = {"broken": "broken", "warning": "warning", "ok": "ok"}
+_STAMP_RE = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b")
 
 
 def when(ts: str) -> str:
@@ -88,8 +90,9 @@ def _runs(runs: Runs) -> str:
 def _quotes_off(item: Item) -> list[str]:
     out = []
     for q in item.quotes_off:
-        quoted, page = word_diff(q["text"], q["found_text"])
-        changes = "".join(f'<li>{escape(c["quote"])} → <mark>{escape(c["page"])}</mark></li>'
+        quoted, page = word_diff(q["text"], q["found_text"], b_around=True)
+        changes = "".join(f'<li>{escape(c["quote"]) or "(nothing)"} → '
+                          + (f'<mark>{escape(c["page"])}</mark>' if c["page"] else "(nothing)") + "</li>"
                           for c in q.get("changes") or [])
         out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{_runs(quoted)}”'
                    f'<br><span class="label">the page says</span> “{_runs(page)}”'
@@ -98,7 +101,7 @@ def _quotes_off(item: Item) -> list[str]:
 
 
 def _drift(item: Item) -> list[str]:
-    if not (item.quote_changes or item.removed or item.added):
+    if not (item.drift_changes or item.removed or item.added):  # quotes_off already shows the others
         return []
     sim = f" · similarity {item.similarity:.2f}" if item.similarity is not None else ""
     out = [f'<p class="meta">The text changed{sim}</p><ul class="diff">']
@@ -124,7 +127,8 @@ def _card(item: Item, prefix: str, streak: bool = False, diff: bool = False) -> 
     if item.message:
         out.append(f"<p>{escape(item.message)}</p>")
     if item.was:
-        out.append(f'<p class="was">Recovered from: {escape(item.was)}</p>')
+        was = _STAMP_RE.sub(lambda m: when(m[0]), item.was)  # dated like the rest of the page
+        out.append(f'<p class="was">Recovered from: {escape(was)}</p>')
     for q in item.word_changes:  # passages that changed since the last pass (quotes_off shows the others)
         if q in item.quotes_off:
             continue
@@ -151,13 +155,18 @@ def _section(sid: str, title: str, items: list[Item], prefix: str, empty: str, *
     return f'<section id="{sid}"><h2>{escape(title)} ({len(items)})</h2>\n{body}\n</section>'
 
 
+def _notes(notes: Sequence[str]) -> str:
+    """` (note 1)`, ` (notes 1, 4)`, or nothing."""
+    return f' (note{"s" if len(notes) > 1 else ""} {escape(", ".join(notes))})' if notes else ""
+
+
 def _articles(d: Digest) -> str:
     """Each article's problems first, for its editor; then the sources several articles share."""
     parts = []
     for a in d.articles:
         items = "".join(
             f'<li class="{escape(item.status)}"><strong>{escape(item.id)}</strong>'
-            f'{" (notes " + escape(", ".join(c["notes"])) + ")" if c.get("notes") else ""}, line {c.get("line", 0)}: '
+            f'{_notes(c.get("notes") or [])}, line {c.get("line", 0)}: '
             f'{escape(item.message or ", ".join(item.problems))}'
             f'{"<blockquote>" + escape(c["sentence"]) + "</blockquote>" if c.get("sentence") else ""}</li>'
             for item, c in a.items)

@@ -37,7 +37,7 @@ def _details(item: Item) -> list[str]:
     if item.was:
         out.append(f"  Recovered from: {md_escape(item.was)}.")
     for q in item.quotes_off:
-        quoted, page = word_diff(q["text"], q["found_text"])
+        quoted, page = word_diff(q["text"], q["found_text"], b_around=True)
         out.append(f"  - quoted: “{_marked(quoted, '~~')}”")
         out.append(f"    - the page says: “{_marked(page, '**')}”")
     for q in item.word_changes:  # the passage changed since the last pass, the quote still found
@@ -80,9 +80,7 @@ def _section(title: str, items: list[Item], prefix: str, empty: str, streak: boo
 
 def _articles(d: Digest) -> list[str]:
     """Each article's problems first, for its editor; then the sources several articles share."""
-    if not d.articles and not d.shared:
-        return []
-    out = ["## By article", ""]
+    out = ["## By article", ""] if d.articles else []  # an article with no problem has nothing to list
     for a in d.articles:
         out += [f"### {_ICON.get(a.status, '')} {md_escape(a.title or a.path)}", "", f"`{a.path}`", ""]
         for item, c in a.items:

@@ -1,0 +1,149 @@
+"""`check --distribute`: a pass whose sources are checked by `linkcheck worker` processes, on any
+number of machines sharing one PostgreSQL history.
+
+The queue is procrastinate's, in the same database: the pass's `runs` row is written first
+(partial), its sources are deferred as jobs of a few sources each, and every worker writes each
+source's outcome straight into history, keyed by (pass, source), in the same transaction as its
+text version and snapshot row. So history, not the queue, says what is done: the coordinator
+polls the pass's outcomes for progress, re-queues the jobs of workers that stopped sending
+heartbeats (a killed worker loses nothing), and once every source has its outcome (or every job
+is over) it completes the pass and writes the reports, as a local pass does.
+
+A job carries `schema` (JOB_SCHEMA): a worker refuses jobs newer than the code it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .durations import now_utc, stamp
+from .errors import ConfigError
+from .models import CheckRun, Source, Tally
+from .outcomes import pass_outcomes
+from .store import RunEnd, Store
+
+if TYPE_CHECKING:
+    import procrastinate
+
+JOB_SCHEMA = 1  # bump when a job's arguments change meaning; older workers then refuse the job
+TASK = "linkcheck.check_sources"
+ARCHIVE = "linkcheck.archive"  # the Wayback work of the newest results: one job at a time, at most one waiting
+QUEUE = "linkcheck"
+POLL = 0.25  # seconds between two looks at the pass's progress
+
+
+def database_url(config: Config, what: str) -> str:
+    url = config.database
+    if not isinstance(url, str):
+        raise ConfigError(f"{config.path}: [history] database: {what} needs a PostgreSQL history shared "
+                          f'by the workers, e.g. database = "postgresql://linkcheck@db-host/citations".')
+    return url
+
+
+def queue_app(url: str) -> procrastinate.App:
+    import procrastinate
+
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
+
+
+def migrate_queue(store: Store, url: str) -> str | None:
+    """Create procrastinate's tables beside history when they are missing; returns what was done.
+    (Upgrading them to a newer procrastinate is its own `procrastinate schema` migrations' job.)"""
+    if store.db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
+        return None
+    import procrastinate
+
+    async def apply() -> None:
+        app = queue_app(url)
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+
+    asyncio.run(apply())
+    return f"created the job queue's tables (procrastinate {procrastinate.__version__})"
+
+
+async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *, archive: bool = True,
+                           progress: Callable[[int, int], None] | None = None, partial: bool = False,
+                           notice: Callable[[str], None] | None = None) -> CheckRun:
+    """Enqueue `sources` for the workers, wait for their outcomes, complete the pass. Sources whose
+    job failed for good (see the workers' logs) have no outcome, and the pass is then partial.
+    Check jobs do not archive (they report the capture history knows of): with `archive`, an
+    archive job follows the pass, which one worker at a time drains at the archive's rate."""
+    url = database_url(config, "check --distribute")
+    started = stamp(now_utc())
+    run_id = store.begin_run(started)
+    ids = [s.id for s in sources]
+    size = config.workers.batch
+    jobs: list[dict[str, Any]] = [{"schema": JOB_SCHEMA, "run": run_id, "sources": ids[i:i + size]}
+                                  for i in range(0, len(ids), size)]
+    app = queue_app(url)
+    async with app.open_async():
+        job_ids = await app.configure_task(TASK, queue=QUEUE).batch_defer_async(*jobs)
+        try:
+            await _wait(app, store, run_id, len(ids), config, progress, notice)
+        except BaseException:  # interrupted: the workers need not check a pass nobody will complete
+            for job_id in job_ids:
+                await app.job_manager.cancel_job_by_id_async(job_id)
+            raise
+        if archive and config.archive.wayback:
+            await _defer_archive(app)
+    total = store.count_in_run(run_id)
+    outcomes = pass_outcomes(store, run_id, sources, total)
+    tally = Tally.of(outcomes)  # one read of the pass, source by source: no outcome is held
+    finished = stamp(now_utc())
+    store.save_batch(run_id, [], RunEnd(finished, (total, tally.ok, tally.warning, tally.broken),
+                                        partial or total < len(sources)))
+    return CheckRun(started, finished, outcomes, tally)
+
+
+async def _defer_archive(app: procrastinate.App) -> None:
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    with contextlib.suppress(AlreadyEnqueued):  # one already waits: it will read these results too
+        await app.configure_task(ARCHIVE, queue=QUEUE, lock=ARCHIVE, queueing_lock=ARCHIVE).defer_async(
+            schema=JOB_SCHEMA)
+
+
+async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, config: Config,
+                progress: Callable[[int, int], None] | None, notice: Callable[[str], None] | None) -> None:
+    quiet_since, told = time.monotonic(), False
+    while True:
+        # Jobs first: a job that ends between the two reads has written its outcomes already.
+        open_jobs = store.db.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ? AND status IN ('todo', 'doing') "
+            "AND (args->>'run')::bigint = ?", (TASK, run_id)).fetchone()[0]
+        done = store.count_in_run(run_id)
+        if progress:
+            progress(done, total)
+        if done >= total or not open_jobs:
+            return
+        await requeue_stalled(app, config)
+        if not told and notice and time.monotonic() - quiet_since > config.workers.stalled_after:
+            told = _no_worker(store, config, notice)
+        await asyncio.sleep(POLL)
+
+
+def _no_worker(store: Store, config: Config, notice: Callable[[str], None]) -> bool:
+    """Say so once when no worker is alive: otherwise the pass would wait in silence."""
+    alive = store.db.execute("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > "
+                             "now() - make_interval(secs => ?)", (config.workers.stalled_after,)).fetchone()[0]
+    if alive:
+        return False
+    notice(f"no worker is running: start `linkcheck worker --config {config.path}` (the pass waits for one)")
+    return True
+
+
+async def requeue_stalled(app: procrastinate.App, config: Config) -> int:
+    """Put back in the queue the jobs of workers silent for `stalled_after` (killed, or cut off)."""
+    stalled = await app.job_manager.get_stalled_jobs(task_name=TASK,
+                                                     seconds_since_heartbeat=config.workers.stalled_after)
+    n = 0
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+        n += 1
+    return n
