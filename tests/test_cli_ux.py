@@ -151,3 +151,16 @@ def test_reports_and_snapshots_of_a_pass_follow_the_umask(server: Server, tmp_pa
     written = [*(tmp_path / "reports").iterdir(), *(tmp_path / "snapshots").rglob("*.warc.gz")]
     assert len(written) >= 5
     assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o644}
+
+
+def test_status_and_report_before_any_pass_say_so_and_create_nothing(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "sources.toml"
+    config.write_text(GOOD, encoding="utf-8")
+    code, out, _ = run_cli(["status", "--config", str(config)], capsys)
+    assert code == 1 and "last pass: never (no pass has run yet; `linkcheck check` runs one)" in out
+    code, out, err = run_cli(["report", "--config", str(config)], capsys)
+    assert code == 0 and out.startswith("# Citation digest, ")
+    assert err.strip() == f"linkcheck: no pass has run yet; `linkcheck check` runs one (no history at " \
+                          f"{tmp_path / 'linkcheck.db'})"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sources.toml"]
