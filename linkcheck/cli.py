@@ -380,7 +380,9 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     if args.article:
         _narrowed(config, args.article)  # an article that cites nothing is a usage error
         articles = {relative_article(config, a) for a in args.article}
-    sys.stdout.write(run_fix(config, articles, args.dry_run))
+    done, unfixed = run_fix(config, articles, args.dry_run)
+    sys.stdout.write(done)
+    sys.stderr.write(unfixed)
     return EXIT_OK
 
 
