@@ -20,13 +20,13 @@ from rapidfuzz import fuzz
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _corpus import corpus_folder
 from quote_corpus import Case, evaluate
 
 from linkcheck.extract import extract
 from linkcheck.match import normalize, normalize_quote
 from linkcheck.models import QuoteMatch
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "external" / "articles"
 MIN_SCORE = 0.9
 
 
@@ -48,7 +48,7 @@ def _share(flags: list[bool]) -> str:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    folder = corpus_folder(sys.argv[1] if len(sys.argv) > 1 else None)
     t0 = time.process_time()
     figures = evaluate(folder, MIN_SCORE)
     cpu = time.process_time() - t0

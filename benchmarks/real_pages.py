@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from _corpus import corpus_folder
+
 ROOT = Path(__file__).resolve().parent.parent
 INFLIGHT = 64
 
@@ -190,7 +192,7 @@ def _urlwatch(python: str, folder: Path, n: int, port: int) -> list[tuple[str, f
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("articles", nargs="?", type=Path, default=ROOT.parent / "shared" / "external" / "articles")
+    parser.add_argument("articles", nargs="?", type=Path)
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--urlwatch", metavar="PYTHON", help="a Python with urlwatch installed")
@@ -202,9 +204,12 @@ def main() -> None:
                         help="linkcheck passes: first, second, steady")
     args = parser.parse_args()
     if args.serve:
-        return serve(args.articles, args.serve, args.delay, args.synthetic)
+        return serve(args.articles if args.synthetic else corpus_folder(args.articles), args.serve, args.delay,
+                     args.synthetic)
     if args.contender:
         return asyncio.run(_get_loop(args.n, int(os.environ["PORT"]), args.contender == "parse"))
+    if not args.synthetic:  # synthetic pages need no corpus
+        args.articles = corpus_folder(args.articles)
     pages = _synthetic(args.synthetic) if args.synthetic else _pages(args.articles)
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen([sys.executable, __file__, str(args.articles), "--serve", str(port),

@@ -14,11 +14,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import lxml.html
-from real_pages import ROOT, _pages
+from _corpus import corpus_folder
+from real_pages import _pages
 
 from linkcheck.analyse import analyse
 from linkcheck.drift import text_hash
@@ -62,7 +62,7 @@ def _page_stages(html: bytes, sentence: str) -> dict[str, float]:
 
 
 def main() -> None:
-    articles = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "external" / "articles"
+    articles = corpus_folder(sys.argv[1] if len(sys.argv) > 1 else None)
     pages = _pages(articles)
     stages: dict[str, list[float]] = {}
     for html, sentence in pages:

@@ -288,7 +288,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.output and not prefix:
         rel = os.path.relpath(config.root.resolve(), args.output.resolve().parent)
         prefix = "" if rel == "." else rel + "/"
-    store = Store.open(config.database)
+    from .status import NO_PASS, no_history
+
+    fresh = no_history(config)
+    if fresh:  # the digest is empty: say why, and read an empty history rather than create the file
+        print(f"linkcheck: {NO_PASS} (no history at {config.database})", file=sys.stderr)
+    store = Store.open(":memory:" if fresh else config.database)
     try:
         digest = build_digest(store, config, since, snapshot_prefix=prefix)
     finally:
@@ -375,7 +380,9 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     if args.article:
         _narrowed(config, args.article)  # an article that cites nothing is a usage error
         articles = {relative_article(config, a) for a in args.article}
-    sys.stdout.write(run_fix(config, articles, args.dry_run))
+    done, unfixed = run_fix(config, articles, args.dry_run)
+    sys.stdout.write(done)
+    sys.stderr.write(unfixed)
     return EXIT_OK
 
 

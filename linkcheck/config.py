@@ -469,10 +469,14 @@ class _Errors:
 
     def __init__(self, where: str) -> None:
         self.where = where
-        self.messages: list[str] = []
+        self.messages: list[tuple[int, str]] = []
 
     def add(self, line: int, message: str) -> None:
-        self.messages.append(f"{self.where}:{line}: {message}" if line else f"{self.where}: {message}")
+        self.messages.append((line, f"{self.where}:{line}: {message}" if line else f"{self.where}: {message}"))
+
+    def text(self) -> str:
+        """In line order (the checks run section by section, not top to bottom), file-wide ones first."""
+        return "\n".join(message for _, message in sorted(self.messages, key=lambda m: m[0]))
 
 
 def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> str:
@@ -540,16 +544,17 @@ def parse_config(data: dict[str, Any], path: Path, text: str = "") -> Config:
     seen: dict[str, int] = {}
     for i, entry in enumerate(raw_sources):
         src = _parse_source(entry, i, lines, errors)
-        if src is None:
-            continue
-        at = lines.line("source", i, "id")
-        if src.id in seen:
-            errors.add(at, f"source {src.id!r} has the same id as the source at line {seen[src.id]}; "
-                       "ids must be unique.")
-        seen[src.id] = at
-        sources.append(src)
+        sid = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(sid, str) and _ID_RE.match(sid):  # a source with other errors still takes its id
+            at = lines.line("source", i, "id")
+            if sid in seen:
+                errors.add(at, f"source {sid!r} has the same id as the source at line {seen[sid]}; "
+                           "ids must be unique.")
+            seen[sid] = at
+        if src is not None:
+            sources.append(src)
     if errors.messages:
-        raise ConfigError("\n".join(errors.messages))
+        raise ConfigError(errors.text())
     return Config(path=path, sources=tuple(sources), **sections)
 
 

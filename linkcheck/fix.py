@@ -44,6 +44,20 @@ class Repair:
     date: str  # YYYY-MM-DD of the capture
 
 
+@dataclass(frozen=True)
+class Unfixed:
+    """A dead or lost citation `fix` has no archived copy to link to."""
+
+    article: str
+    notes: tuple[str, ...]
+    url: str
+    reason: str
+
+    def line(self) -> str:
+        notes = f" (note {', '.join(self.notes)})" if self.notes else ""
+        return f"could not fix {self.article}{notes}: {self.url} — {self.reason}\n"
+
+
 def _needs_fix(result: dict[str, Any]) -> bool:
     return result.get("link") in _NEEDS_FIX or any(q.get("lost") for q in result.get("quotes", []))
 
@@ -65,11 +79,20 @@ def _date(timestamp: str | None) -> str:
     return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}" if len(ts) >= 8 else ""
 
 
-def plan(config: Config, store: Store, articles: set[str] | None) -> dict[str, list[Repair]]:
-    """Article path → the repairs it needs, from the last pass; refuses (UsageError) when an
-    article changed since that pass read it."""
+def _why_unfixed(config: Config, result: dict[str, Any]) -> str:
+    if not config.archive.wayback:
+        return "Wayback is off ([archive] wayback = false), so no archived copy is known"
+    if result.get("link") in _NEEDS_FIX:
+        return "no archived copy of the page is known"
+    return "no archived copy holds the quote"
+
+
+def plan(config: Config, store: Store, articles: set[str] | None) -> tuple[dict[str, list[Repair]], list[Unfixed]]:
+    """Article path → the repairs it needs, from the last pass, and the citations that need one but
+    have no archived copy to link; refuses (UsageError) when an article changed since that pass read it."""
     latest = {r["id"]: r for r in store.latest_results()}
     repairs: dict[str, list[Repair]] = {}
+    unfixed: list[Unfixed] = []
     for src in config.sources:
         result = latest.get(src.id)
         if result is None or not _needs_fix(result):
@@ -80,14 +103,16 @@ def plan(config: Config, store: Store, articles: set[str] | None) -> dict[str, l
             dead_all_along = result.get("link") in _NEEDS_FIX  # then the newest capture predates the death
             capture = (known.url, known.timestamp) if known and known.url and known.verified is not False \
                 and dead_all_along else None
-        if capture is None:
-            continue  # no archived copy known to hold what the article cites
         for cited in result.get("cited_in", []):
             if "://" in cited["article"] or (articles is not None and cited["article"] not in articles):
                 continue  # a published article read from a feed is not ours to edit
+            if capture is None:  # no archived copy known to hold what the article cites
+                unfixed.append(Unfixed(cited["article"], tuple(cited.get("notes", ())), src.url,
+                                       _why_unfixed(config, result)))
+                continue
             _unchanged_since_pass(config.root / cited["article"], cited.get("sha256", ""))
             repairs.setdefault(cited["article"], []).append(Repair(src.url, capture[0], _date(capture[1])))
-    return repairs
+    return repairs, unfixed
 
 
 def _unchanged_since_pass(path: Path, sha256: str) -> None:
@@ -171,11 +196,12 @@ def _editor(name: str, text: str) -> Callable[[str, Repair], str]:
     return lambda t, r: _text_edit(t, r, markdown)
 
 
-def run_fix(config: Config, articles: set[str] | None, dry_run: bool) -> str:
-    """Apply (or, with `dry_run`, show as a unified diff) every repair; the text to print."""
+def run_fix(config: Config, articles: set[str] | None, dry_run: bool) -> tuple[str, str]:
+    """Apply (or, with `dry_run`, show as a unified diff) every repair; the text to print, and the
+    citations left unfixed (apart, so that a dry run's diff stays a patch)."""
     store = Store.open(config.database)
     try:
-        repairs = plan(config, store, articles)
+        repairs, unfixed = plan(config, store, articles)
     finally:
         store.close()
     out: list[str] = []
@@ -196,4 +222,6 @@ def run_fix(config: Config, articles: set[str] | None, dry_run: bool) -> str:
             atomic_write(path, after)
             path.chmod(mode)  # the editor's file keeps its permissions
             out.append(f"{article}: archived links added for {len(todo)} citation{'s' if len(todo) != 1 else ''}\n")
-    return "".join(out) or "nothing to fix: no dead or changed citation lacks the archived link it could have\n"
+    left = "".join(u.line() for u in unfixed)
+    return "".join(out) or ("nothing to fix: no archived copy is known for the citations below\n" if left else
+                            "nothing to fix: no dead or changed citation lacks the archived link it could have\n"), left

@@ -58,6 +58,13 @@ def changes_text(changes: Sequence[Change], limit: int = 5) -> str:
     return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
+def news_of(q: QuoteMatch) -> tuple[Change, ...]:
+    """The changes since the last check that the quote's own changes (`altered`) do not already
+    name: when the page changed exactly where it departs from the quote, both say the same words,
+    and an editor should read them once."""
+    return tuple(c for c in q.passage_changes if c not in q.changes)
+
+
 def _short(text: str | None, limit: int = 160) -> str:
     text = text or ""
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -92,10 +99,10 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
         else:
             hint = ""
         parts.append(f"{what} not on the page{hint}")
-    changed = [q for q in quotes if q.passage_changes]
+    changed = [q for q in quotes if news_of(q)]
     if changed:
         parts.append(f"the passage {'a quote' if len(quotes) > 1 else 'the quote'} matched on the last check "
-                     f"reads differently now ({changes_text(changed[0].passage_changes)})")
+                     f"reads differently now ({changes_text(news_of(changed[0]))})")
     unlocated = [q for q in quotes if q.kind is QuoteKind.PARAPHRASE and q.match is MatchKind.UNVERIFIABLE]
     if unlocated and link is LinkState.ALIVE:
         nearest = unlocated[0].found_text

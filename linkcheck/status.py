@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from .archive.queue import Queue
+from .archive.queue import Backlog, Queue
 from .archive.wayback import keys_from_env, saves_per_minute
 from .config import Config
 from .durations import parse_stamp, stamp
@@ -22,16 +22,26 @@ def next_due(config: Config, last: datetime) -> tuple[datetime, timedelta]:
     return first, (second - first)
 
 
+NO_PASS = "no pass has run yet; `linkcheck check` runs one"
+
+
+def no_history(config: Config) -> bool:
+    """No history database yet: a SQLite file that does not exist (a PostgreSQL URL always has one)."""
+    return not isinstance(config.database, str) and not config.database.exists()
+
+
 def status_report(config: Config, fmt: str, now: datetime | None = None) -> tuple[str, bool]:
     now = now or datetime.now(UTC)
-    store = Store.open(config.database)
-    try:
-        last = store.last_run()
-        known = {s.id for s in config.sources}
-        counts = Counter(status for source_id, status in store.latest_statuses().items() if source_id in known)
-        backlog = Queue(store).backlog()
-    finally:
-        store.close()
+    last, counts, backlog = None, Counter[str](), Backlog(0, 0, 0, None)
+    if not no_history(config):  # opening the store would create it: status only reads
+        store = Store.open(config.database)
+        try:
+            last = store.last_run()
+            known = {s.id for s in config.sources}
+            counts = Counter(status for source_id, status in store.latest_statuses().items() if source_id in known)
+            backlog = Queue(store).backlog()
+        finally:
+            store.close()
     saves = saves_per_minute(config.archive, keys_from_env())
     minutes = backlog.drain_minutes(config.archive.lookups_per_minute, saves)
     due = period = None
@@ -47,7 +57,7 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
                               "drain_minutes": round(minutes, 1), "next_try_until": backlog.last_try}}
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n", healthy
-    lines = [f"last pass: {data['last_pass'] or 'never'}",
+    lines = [f"last pass: {data['last_pass'] or 'never'}" + ("" if last else f" ({NO_PASS})"),
              f"next due: {data['next_due'] or 'now'}" + ("  (OVERDUE)" if last and not healthy else ""),
              "status: " + ", ".join(f"{v} {k}" for k, v in by_status.items()),
              f"pending archive saves: {backlog.waiting}" + (

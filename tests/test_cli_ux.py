@@ -151,3 +151,30 @@ def test_reports_and_snapshots_of_a_pass_follow_the_umask(server: Server, tmp_pa
     written = [*(tmp_path / "reports").iterdir(), *(tmp_path / "snapshots").rglob("*.warc.gz")]
     assert len(written) >= 5
     assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o644}
+
+
+def test_status_and_report_before_any_pass_say_so_and_create_nothing(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "sources.toml"
+    config.write_text(GOOD, encoding="utf-8")
+    code, out, _ = run_cli(["status", "--config", str(config)], capsys)
+    assert code == 1 and "last pass: never (no pass has run yet; `linkcheck check` runs one)" in out
+    code, out, err = run_cli(["report", "--config", str(config)], capsys)
+    assert code == 0 and out.startswith("# Citation digest, ")
+    assert err.strip() == f"linkcheck: no pass has run yet; `linkcheck check` runs one (no history at " \
+                          f"{tmp_path / 'linkcheck.db'})"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sources.toml"]
+
+
+def test_validate_lists_every_error_in_line_order_with_duplicates_of_broken_sources(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text('[archive]\nwayback = "maybe"\n'                       # line 2, a later section
+                    '[fetch]\ntimeout = "soon"\n\n'                        # line 4
+                    '[[source]]\nid = "a"\nurl = "ftp://example.org/"\n'   # lines 7, 8: an error of its own
+                    '\n[[source]]\nid = "a"\nurl = "https://example.org/b"\n', encoding="utf-8")  # line 11
+    code, _, err = run_cli(["validate", "--config", str(path)], capsys)
+    assert code == 2
+    lines = err.splitlines()
+    assert [line.split(":")[2] for line in lines] == ["2", "4", "8", "11"], err
+    assert "source 'a' has the same id as the source at line 7" in lines[3]

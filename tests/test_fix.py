@@ -258,3 +258,35 @@ def test_publication_init_check_report_fix_check(server: Server, wayback: FakeWa
     assert code == 0, err
     code, out, _ = run_cli(["fix"], capsys)
     assert code == 0 and out.startswith("nothing to fix")
+
+
+@pytest.mark.parametrize("wayback_on", [False, True])
+def test_fix_names_the_citations_it_cannot_fix(wayback_on: bool, server: Server, wayback: FakeWayback, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Wayback off, or no capture at all, no archived copy is known: `fix` still says nothing
+    to fix (exit 0), and names each dead or lost citation it had to leave, with why."""
+    monkeypatch.chdir(tmp_path)
+    u = _write_publication(tmp_path, server)
+    _serve(server, dead=False)
+    assert run_cli(["init", "--from", "articles", "--output", "sources.toml"], capsys)[0] == 0
+    config = tmp_path / "sources.toml"
+    archive = f"wayback_url = \"{wayback.server.url('')}\"\nlookups_per_minute = 6000\n" if wayback_on \
+        else "wayback = false\n"
+    config.write_text(f"[fetch]\nallow_private = true\nretries = 0\nrecheck_pause = 0\n\n[archive]\n{archive}\n"
+                      + config.read_text(encoding="utf-8"), encoding="utf-8")
+    assert run_cli(["check"], capsys)[0] == 0
+    _serve(server, dead=True)
+    assert run_cli(["check"], capsys)[0] == 1
+    originals = {p.name: p.read_bytes() for p in (tmp_path / "articles").iterdir()}
+    code, out, err = run_cli(["fix"], capsys)
+    assert code == 0 and out == "nothing to fix: no archived copy is known for the citations below\n"
+    off = "Wayback is off ([archive] wayback = false), so no archived copy is known"
+    dead, lost = ("no archived copy of the page is known", "no archived copy holds the quote") if wayback_on \
+        else (off, off)
+    assert sorted(err.splitlines()) == sorted([
+        f"could not fix articles/budget.html (note 1): {u['harbour']} — {dead}",
+        f"could not fix articles/harbour.md (note 1): {u['harbour']} — {dead}",
+        f"could not fix articles/minutes.wiki (note 2): {u['harbour']} — {dead}",
+        f"could not fix articles/minutes.wiki (note 1): {u['minutes']} — {lost}"])
+    assert {p.name: p.read_bytes() for p in (tmp_path / "articles").iterdir()} == originals

@@ -123,3 +123,23 @@ def test_paraphrases_are_located_by_the_words_they_share(restated: str, kind: st
                           0.9)[0]
     assert result.match.value == kind and result.kind is QuoteKind.PARAPHRASE
     assert (result.found_text or "").startswith(found or "")
+
+
+def test_a_change_both_altered_and_since_last_check_is_said_once() -> None:
+    """When the page changed exactly where it now departs from the quote, `quote-altered` and
+    `quote-changed` name the same words: the message and the report line say them once."""
+    from linkcheck.models import Change, Drift, DriftState, LinkState, MatchKind, QuoteMatch
+    from linkcheck.policy import message_for
+    from linkcheck.reporters.common import quote_line
+    dropped = Change("not", "")
+    q = QuoteMatch("we will not raise taxes", MatchKind.ALTERED, 0.9, "we will raise taxes", changes=(dropped,),
+                   previous_text="we will not raise taxes", passage_changes=(dropped,))
+    message = message_for("", LinkState.ALIVE, [q], Drift(DriftState.UNCHANGED), "")
+    assert message.count("“not” → (nothing)") == 1, message
+    assert quote_line(q).count("“not” → (nothing)") == 1, quote_line(q)
+    # A change since the last check that the quote's own changes do not name is still said.
+    moved = QuoteMatch(q.text, q.match, q.score, q.found_text, changes=q.changes, previous_text="x",
+                       passage_changes=(dropped, Change("taxes", "rates")))
+    assert "reads differently now (“taxes” → “rates”)" in message_for("", LinkState.ALIVE, [moved],
+                                                                       Drift(DriftState.UNCHANGED), "")
+    assert quote_line(moved).endswith("changed since the last check: “taxes” → “rates”")

@@ -6,7 +6,7 @@ import difflib
 import re
 
 from ..models import MatchKind, QuoteKind, QuoteMatch, SourceOutcome, Status
-from ..policy import UNVERIFIED, changes_text
+from ..policy import UNVERIFIED, changes_text, news_of
 
 ICON = {Status.OK: "✅", Status.WARNING: "⚠️", Status.BROKEN: "❌"}
 
@@ -27,8 +27,8 @@ def quote_line(q: QuoteMatch, limit: int = 200) -> str:
     if q.found_text and q.match is not MatchKind.EXACT:
         f = q.found_text if len(q.found_text) <= limit else q.found_text[:limit - 1] + "…"
         line += f"; the page says: “{f}”"
-    if q.passage_changes:
-        line += f"; changed since the last check: {changes_text(q.passage_changes)}"
+    if news_of(q):
+        line += f"; changed since the last check: {changes_text(news_of(q))}"
     return line
 
 
