@@ -128,13 +128,13 @@ def test_an_unreachable_postgresql_is_exit_5(tmp_path: Path, capsys: pytest.Capt
 def test_snapshots_go_to_the_configured_folder(server: Server, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     server.routes["/a"] = lambda h: send(h, 200, page(f"<main><p>{QUOTE}</p></main>"))
-    shared = tmp_path / "shared"
+    common = tmp_path / "common-snapshots"
     (tmp_path / "c").mkdir()
     config = write_config(tmp_path / "c", [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}],
-                          snapshots={"path": str(shared)})
+                          snapshots={"path": str(common)})
     _, report = check_json(config, capsys)
     path = Path(by_id(report)["a"]["archive"]["snapshot"])
-    assert path.is_absolute() and path.parent == shared / "a" and path.exists()
+    assert path.is_absolute() and path.parent == common / "a" and path.exists()
     assert not (tmp_path / "c" / "snapshots").exists()
     code, _, err = run_cli(["validate", "--config", str(write_config(tmp_path / "c", [], snapshots={
         "path": "s3://bucket/snapshots"}))], capsys)
