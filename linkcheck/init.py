@@ -95,10 +95,11 @@ def _entries(articles: list[tuple[str, Parsed]]) -> list[_Entry]:
     return list(by_url.values())
 
 
-def render_config(articles: list[tuple[str, Parsed]]) -> str:
+def render_config(articles: list[str], entries: list[_Entry]) -> str:
+    """A new config for the `entries` (see `_entries`) of the named articles."""
     taken: set[str] = set()
-    blocks = [render_source(e, source_id(e.cited.url, taken)) for e in _entries(articles)]
-    names = ", ".join(a for a, _ in articles) if len(articles) <= 3 else f"{len(articles)} articles"
+    blocks = [render_source(e, source_id(e.cited.url, taken)) for e in entries]
+    names = ", ".join(articles) if len(articles) <= 3 else f"{len(articles)} articles"
     return HEADER.format(article=names) + "\n".join(blocks)
 
 
@@ -221,8 +222,8 @@ def run_init(sources: list[str], output: Path, force: bool, merge: bool, check: 
     elif output.exists() and not force:
         raise UsageError(f"{output} already exists; use --force to overwrite it or --merge to add to it")
     else:
-        text = render_config(articles)
         entries = _entries(articles)
+        text = render_config([name for name, _ in articles], entries)
         summary = f"wrote {output}: {plural(len(entries), 'source')}, " \
                   f"{plural(sum(len(e.cited.quotes) for e in entries), 'quote')}"
     try:
