@@ -93,6 +93,7 @@ def plan(config: Config, store: Store, articles: set[str] | None) -> tuple[dict[
     latest = {r["id"]: r for r in store.latest_results()}
     repairs: dict[str, list[Repair]] = {}
     unfixed: list[Unfixed] = []
+    verified: set[tuple[str, str]] = set()  # (article, hash) read and found unchanged: once each
     for src in config.sources:
         result = latest.get(src.id)
         if result is None or not _needs_fix(result):
@@ -110,7 +111,10 @@ def plan(config: Config, store: Store, articles: set[str] | None) -> tuple[dict[
                 unfixed.append(Unfixed(cited["article"], tuple(cited.get("notes", ())), src.url,
                                        _why_unfixed(config, result)))
                 continue
-            _unchanged_since_pass(config.root / cited["article"], cited.get("sha256", ""))
+            read = (cited["article"], cited.get("sha256", ""))
+            if read not in verified:
+                _unchanged_since_pass(config.root / read[0], read[1])
+                verified.add(read)
             repairs.setdefault(cited["article"], []).append(Repair(src.url, capture[0], _date(capture[1])))
     return repairs, unfixed
 
