@@ -99,8 +99,8 @@ def read_article(path: Path, root: Path) -> Article:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: the article is not UTF-8 text (byte {exc.start}).") from None
     parsed = parse_article(text.replace("\r\n", "\n"), path.name)
-    rel = path.resolve().relative_to(root.resolve()).as_posix() if path.resolve().is_relative_to(root.resolve()) \
-        else str(path)
+    resolved, base = path.resolve(), root.resolve()
+    rel = resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else str(path)
     return Article(rel, hashlib.sha256(raw).hexdigest(), parsed.title,
                    tuple(c for c in parsed.sources if not url_problem(c.url)))
 
