@@ -89,7 +89,7 @@ def parse_wikitext(raw: str) -> Parsed:
             pieces += [raw[cursor:at], f"[{number}]"]
             cursor = at + len(text)
         elif isinstance(node, Template) and is_cite(node):
-            cite(_entries(mwparserfromhell.parse(text)), "", _line(raw, at))
+            cite(_entries(Wikicode([node])), "", _line(raw, at))
             pieces += [raw[cursor:at]]
             cursor = at + len(text)
     pieces.append(raw[cursor:])
