@@ -18,6 +18,7 @@ from .match import as_written, normalize
 from .models import Change, MatchKind, QuoteMatch
 
 _LOCATED = (MatchKind.EXACT, MatchKind.NORMALIZED, MatchKind.FUZZY, MatchKind.ALTERED)
+_LOCATED_VALUES = frozenset(m.value for m in _LOCATED)  # as stored results write them
 
 
 def passage_changes(old: str, new: str) -> tuple[Change, ...]:
@@ -37,7 +38,7 @@ def passage_changes(old: str, new: str) -> tuple[Change, ...]:
 def mark_changed(quotes: Sequence[QuoteMatch], before: Sequence[Mapping[str, Any]]) -> tuple[QuoteMatch, ...]:
     """`quotes` with the passage each matched on the last pass (`before`, stored results) set
     where it reads differently now."""
-    was = {q.get("text"): q.get("found_text") for q in before if q.get("match") in {m.value for m in _LOCATED}}
+    was = {q.get("text"): q.get("found_text") for q in before if q.get("match") in _LOCATED_VALUES}
     out = []
     for q in quotes:
         old = was.get(q.text)
