@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from .config import Config
 from .models import Capture, CaptureState
@@ -13,15 +14,13 @@ from .store import Store
 def render_links(config: Config, fmt: str) -> str:
     store = Store.open(config.database)
     try:
-        captures = {s.url: store.capture(s.url) for s in config.sources}
-        # The last pass's choice for readers wins: when a quote was lost, the capture still holding it.
+        # The last pass's choice for readers wins: when a quote was lost, the capture still holding it
+        # (None when no capture is known to hold it). History's capture only for the other sources.
         shown = {r["url"]: r["archive"]["wayback"] for r in store.latest_results()}
+        captures = {s.url: _for_readers(shown[s.url]) if s.url in shown else store.capture(s.url)
+                    for s in config.sources}
     finally:
         store.close()
-    for url, wayback in shown.items():
-        if url in captures:  # None when no capture is known to hold a quote the live page lost
-            captures[url] = Capture(CaptureState(wayback["state"]), wayback["url"], wayback.get("timestamp")) \
-                if wayback.get("url") else None
     lines = []
     for src in config.sources:
         capture = captures.get(src.url)
@@ -39,3 +38,9 @@ def render_links(config: Config, fmt: str) -> str:
         else:
             lines.append(f"{notes}[{label}]({src.url}) ([archived {date}]({capture.url}))")
     return "\n".join(lines) + "\n"
+
+
+def _for_readers(wayback: dict[str, Any]) -> Capture | None:
+    """A stored result's Wayback capture, as that pass chose it for readers."""
+    return Capture(CaptureState(wayback["state"]), wayback["url"], wayback.get("timestamp")) \
+        if wayback.get("url") else None

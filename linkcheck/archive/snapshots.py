@@ -57,13 +57,13 @@ def stored_snapshot(root: Path, fetch: FetchResult, stored: Callable[[str], str 
 
 
 def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
-                   user_agent: str, snapshots: Path | None = None) -> Written:
-    """Store `fetch` under `snapshots/<source>/` (default `root/snapshots`; `[snapshots] path`, e.g.
-    a folder every worker mounts). Picklable arguments: it runs in a worker process when there is
+                   user_agent: str, snapshots: Path) -> Written:
+    """Store `fetch` under `snapshots/<source>/` (`[snapshots] path`, by default `root/snapshots`,
+    e.g. a folder every worker mounts). Picklable arguments: it runs in a worker process when there is
     a pool (compression is most of a first pass's CPU)."""
     digest = payload_digest(fetch.raw)
     stamp = fetch.fetched_at.replace("-", "").replace(":", "")
-    folder = (snapshots or root / "snapshots") / _safe(source_id)
+    folder = snapshots / _safe(source_id)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{stamp}-{digest[5:17].lower()}.warc.gz"
     fd, tmp = temp_beside(folder / name, suffix=".warc.gz")

@@ -18,18 +18,20 @@ def could_not_verify(o: SourceOutcome) -> bool:
 def quote_line(q: QuoteMatch, limit: int = 200) -> str:
     """One quote's verdict for a report: its match, the word changes (`12 → 15`), and what the
     page says when it is not the quote verbatim."""
-    shown = q.text if len(q.text) <= limit else q.text[:limit - 1] + "…"
-    line = f"“{shown}” — {q.match.value}" + (" (paraphrase)" if q.kind is QuoteKind.PARAPHRASE else "")
+    line = f"“{_clip(q.text, limit)}” — {q.match.value}" + (" (paraphrase)" if q.kind is QuoteKind.PARAPHRASE else "")
     if q.match in (MatchKind.FUZZY, MatchKind.MISSING):
         line += f" (score {q.score:.2f})"
     if q.changes:
         line += f": {changes_text(q.changes)}"
     if q.found_text and q.match is not MatchKind.EXACT:
-        f = q.found_text if len(q.found_text) <= limit else q.found_text[:limit - 1] + "…"
-        line += f"; the page says: “{f}”"
-    if news_of(q):
-        line += f"; changed since the last check: {changes_text(news_of(q))}"
+        line += f"; the page says: “{_clip(q.found_text, limit)}”"
+    if news := news_of(q):
+        line += f"; changed since the last check: {changes_text(news)}"
     return line
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 Runs = list[tuple[str, bool]]
