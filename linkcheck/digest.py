@@ -12,13 +12,11 @@ from typing import Any
 
 from .config import Config
 from .durations import stamp
+from .models import SEVERITY
 from .store import Store
 
 UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
 CARD_SECTIONS = ("broke", "changed", "recovered", "unverifiable", "archived")  # `current` is a table
-_SEVERITY = {"broken": 0, "warning": 1, "ok": 2}
-
-
 @dataclass(frozen=True)
 class Item:
     """One source's line in the digest; `result` is the stored result it describes."""
@@ -123,7 +121,7 @@ def _by_article(current: list[Item]) -> tuple[list[ArticleProblems], list[Item]]
         for c in item.cited_in:
             group = groups.setdefault(c["article"], ArticleProblems(c["article"], c.get("title", ""), item.status, []))
             group.items.append((item, c))
-    articles = sorted(groups.values(), key=lambda g: (_SEVERITY.get(g.status, 3), g.path))
+    articles = sorted(groups.values(), key=lambda g: (SEVERITY.get(g.status, 3), g.path))
     shared = [i for i in current if len({c["article"] for c in i.cited_in}) > 1]
     return articles, shared
 
@@ -202,7 +200,7 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
     digest.changed.sort(key=lambda i: i.checked, reverse=True)
     digest.recovered.sort(key=lambda i: i.last_seen, reverse=True)
     digest.archived.sort(key=lambda i: i.checked, reverse=True)
-    digest.current.sort(key=lambda i: (_SEVERITY.get(i.status, 3), i.id))
+    digest.current.sort(key=lambda i: (SEVERITY.get(i.status, 3), i.id))
     articles, shared = _by_article(digest.current)
     digest.articles.extend(articles)
     digest.shared.extend(shared)

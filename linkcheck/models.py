@@ -54,6 +54,10 @@ class Status(StrEnum):
     BROKEN = "broken"
 
 
+# Worst first: the order in which reports and digests list sources and articles.
+SEVERITY: dict[str, int] = {Status.BROKEN: 0, Status.WARNING: 1, Status.OK: 2}
+
+
 # The problem vocabulary of CONTRACT.md (extend, never rename).
 PROBLEMS = (
     "dead", "soft-404", "redirected", "unreachable", "timeout", "too-large", "blocked",

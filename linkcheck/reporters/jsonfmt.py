@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import (
+    SEVERITY,
     Capture,
     CaptureState,
     Change,
@@ -105,9 +106,6 @@ def run_dict(run: CheckRun, sources: bool = True) -> dict[str, Any]:
     }
 
 
-_WORST = {Status.OK: 0, Status.WARNING: 1, Status.BROKEN: 2}
-
-
 def articles(run: CheckRun) -> list[dict[str, Any]]:
     """Each citing article with the worst status of the sources it cites."""
     found: dict[str, dict[str, Any]] = {}
@@ -115,7 +113,7 @@ def articles(run: CheckRun) -> list[dict[str, Any]]:
         for c in o.source.cited_in:
             entry = found.setdefault(c.article, {"path": c.article, "title": c.title, "status": Status.OK,
                                                  "sources": []})
-            entry["status"] = max(entry["status"], o.status, key=_WORST.__getitem__)
+            entry["status"] = min(entry["status"], o.status, key=SEVERITY.__getitem__)
             if o.source.id not in entry["sources"]:
                 entry["sources"].append(o.source.id)
     return [e | {"status": e["status"].value} for e in found.values()]
