@@ -330,16 +330,16 @@ class _Pass:
         if assessed is None:
             self.later.append(i)
             return
-        url = assessed.job.url
+        job = assessed.job
         if self.archive is None:
-            capture = stored_capture(self.store, url, self.archive_off)
+            capture = stored_capture(self.store, job.url, self.archive_off)
         else:  # queued now; the queue is worked off once every source is judged (`_settle`)
             try:
-                capture = self.archive.capture(assessed.job)
+                capture = self.archive.capture(job)
             except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
                 _log.debug("internal error while archiving", exc_info=exc)
                 why = f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}"
-                capture = stored_capture(self.store, url, why)
+                capture = stored_capture(self.store, job.url, why)
         outcome, record = _recorded(assessed, capture, self.fail_on)
         self.tally = self.tally.add(outcome)
         self._add(record)
