@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from .adapters.twitter import read_tweet, tweet_url
-from .analyse import UNREADABLE, Analysis, CpuPool
+from .analyse import Analysis, CpuPool
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
 from .archive.snapshots import Written, stored_snapshot, write_snapshot
@@ -206,9 +206,8 @@ async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: D
     found = stored_snapshot(root, fetch, lambda digest: deps.store.snapshot_for_digest(src.id, digest))
     if found is not None:
         return found
-    link = analysis.verdict.link
-    meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash if link not in UNREADABLE else None,
-            "encoding": analysis.encoding or None, "link": link.value,
+    meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash,
+            "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
     return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent,
                               deps.config.snapshots_dir)
@@ -219,7 +218,7 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
     config = deps.config
     quotes = mark_changed(_mark_lost(analysis.quotes, prior), (prior.last or {}).get("quotes", []))
     link = analysis.verdict.link
-    digest_hash = analysis.text_hash if link not in UNREADABLE else None
+    digest_hash = analysis.text_hash
     version = None
     if digest_hash is None:
         drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
@@ -262,7 +261,7 @@ def finish(a: Assessed, capture: Capture, fail_on: frozenset[str]) -> SourceOutc
         status=status_of(a.problems, a.link, fail_on), link=a.link, quotes=a.quotes, drift=a.drift,
         capture=capture, snapshot=a.snapshot, problems=tuple(dict.fromkeys(problems)),
         message=message_for(a.verdict.message, a.link, a.quotes, a.drift, a.confirmed),
-        text_hash=a.analysis.text_hash if a.link not in UNREADABLE else None, failures=a.failures,
+        text_hash=a.analysis.text_hash, failures=a.failures,
         first_failed=a.first_failed, encoding=a.analysis.encoding, author=a.analysis.author,
         published=a.analysis.published, not_modified=a.analysis.not_modified)
 
@@ -331,16 +330,16 @@ class _Pass:
         if assessed is None:
             self.later.append(i)
             return
-        url = assessed.job.url
+        job = assessed.job
         if self.archive is None:
-            capture = stored_capture(self.store, url, self.archive_off)
+            capture = stored_capture(self.store, job.url, self.archive_off)
         else:  # queued now; the queue is worked off once every source is judged (`_settle`)
             try:
-                capture = self.archive.capture(assessed.job)
+                capture = self.archive.capture(job)
             except Exception as exc:  # archiving never changes a verdict; a bug in it must not lose the pass
                 _log.debug("internal error while archiving", exc_info=exc)
                 why = f"archiving hit an internal error (a bug, please report it): {type(exc).__name__}"
-                capture = stored_capture(self.store, url, why)
+                capture = stored_capture(self.store, job.url, why)
         outcome, record = _recorded(assessed, capture, self.fail_on)
         self.tally = self.tally.add(outcome)
         self._add(record)

@@ -20,13 +20,8 @@ from .errors import ConfigError
 from .models import Capture, CaptureState
 
 
-def _script(db: Db, sql: str) -> None:
-    """Run `sql` statement by statement, inside the migration's transaction."""
-    db.script(sql)
-
-
 def _m1_initial(db: Db) -> None:
-    _script(db, """
+    db.script("""
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
             total INTEGER NOT NULL, ok INTEGER NOT NULL, warning INTEGER NOT NULL,
@@ -81,7 +76,7 @@ def _m2_compact_history(db: Db) -> None:
     `latest` points at each source's newest outcome so status and reports do not scan history.
     Rows stay small (an unchanged pass adds ~150 bytes a source): the snapshot is its `snapshots`
     rowid, and there is no index but the primary key (reads go by source, pruning by run)."""
-    _script(db, """
+    db.script("""
         CREATE TABLE details (id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, data BLOB NOT NULL);
         CREATE TABLE outcomes (
             source_id TEXT NOT NULL, run_id INTEGER NOT NULL REFERENCES runs(id), checked TEXT NOT NULL,
@@ -128,7 +123,7 @@ def _detail(blob: bytes) -> str:
 
 def _m3_validators(db: Db) -> None:
     """The ETag / Last-Modified of each source's last good fetch, for conditional requests."""
-    _script(db, """
+    db.script("""
         CREATE TABLE validators (
             source_id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, quotes TEXT NOT NULL
         ) WITHOUT ROWID;
@@ -138,7 +133,7 @@ def _m3_validators(db: Db) -> None:
 def _m4_shared_history(db: Db) -> None:
     """A pass's results found from `latest` without reading history (`check --distribute` follows
     its progress and collects them there)."""
-    _script(db, "CREATE INDEX latest_by_run ON latest (run_id)")
+    db.script("CREATE INDEX latest_by_run ON latest (run_id)")
 
 
 def _m_archive_queue(db: Db) -> None:
@@ -151,7 +146,7 @@ def _m_archive_queue(db: Db) -> None:
                    "link TEXT NOT NULL DEFAULT ''", "changed INTEGER NOT NULL DEFAULT 0",
                    "elsewhere TEXT", "elsewhere_date TEXT"):
         db.execute(f"ALTER TABLE captures ADD COLUMN {column}")
-    _script(db, """
+    db.script("""
         CREATE INDEX captures_due ON captures (state, next_try);
         CREATE TABLE capture_holds (
             url TEXT NOT NULL, timestamp TEXT NOT NULL, capture_url TEXT NOT NULL,

@@ -223,7 +223,8 @@ class Worker:
         if unknown:
             raise ConfigError(f"sources {', '.join(unknown)} are not in this worker's config "
                               f"({self.config.path}); workers must read the coordinator's sources.toml")
-        todo = [i for i in sources if i not in store.checked_in_run(run, sources)]
+        done = store.checked_in_run(run, sources)
+        todo = [i for i in sources if i not in done]
         results = await asyncio.gather(*(check_one(self.sources[i], store.prior(
             i, self.config.policy.drift_window), deps, archive) for i in todo))
         store.save_batch(run, [record for _, record in results])
