@@ -195,12 +195,17 @@ def _numbered(lines: list[str]) -> dict[int, str]:
     return {n: " ".join(parts) for n, parts in found.items()} if len(found) >= 3 else {}
 
 
+# lxml's own elements: `lxml.html` looks its element classes up in Python for every element a
+# walk touches (a tenth of a page's text cost), for methods linkcheck does not need.
+_PARSER = etree.HTMLParser()
+
+
 def parse_html(html: str) -> etree._Element | None:
     html = _XML_DECL_RE.sub("", html, count=1)
     if not html.strip():
         return None
     try:
-        return lxml.html.document_fromstring(html)
+        return etree.fromstring(html, _PARSER)
     except (etree.ParserError, ValueError):
         return None
 
@@ -225,6 +230,20 @@ def extract(body: bytes, content_type: str = "") -> PageText:
                     paragraphs=_numbered(lines))
 
 
+def _drop_tree(el: etree._Element) -> None:
+    """Remove `el` and what it holds, keeping its tail (`lxml.html`'s `drop_tree`)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        previous = el.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + el.tail
+        else:
+            previous.tail = (previous.tail or "") + el.tail
+    parent.remove(el)
+
+
 def main_html(html: str) -> str:
     """A page reduced to its title and main content (no navigation, footers, banners), as HTML:
     an article read from its URL cites what its text cites, not what its menus link to."""
@@ -233,8 +252,8 @@ def main_html(html: str) -> str:
         return ""
     main = _main_element(root)
     for el in list(main.iter()):
-        if el is not main and isinstance(el.tag, str) and _is_furniture(el) and el.getparent() is not None:
-            el.drop_tree()  # type: ignore[attr-defined]
+        if el is not main and isinstance(el.tag, str) and _is_furniture(el):
+            _drop_tree(el)
     title_el = root.find(".//title")
     title = escape(text_of(title_el)) if title_el is not None else ""
     body = lxml.html.tostring(main, encoding="unicode")
