@@ -43,6 +43,6 @@ def mark_changed(quotes: Sequence[QuoteMatch], before: Sequence[Mapping[str, Any
     for q in quotes:
         old = was.get(q.text)
         changes = passage_changes(old, q.found_text) if isinstance(old, str) and q.found_text and \
-            q.match in _LOCATED else ()
+            old != q.found_text and q.match in _LOCATED else ()
         out.append(replace(q, previous_text=old, passage_changes=changes) if changes else q)
     return tuple(out)

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from . import __version__
 from .adapters.twitter import read_tweet, tweet_url
 from .analyse import Analysis, CpuPool
 from .archive.runner import Job, archive_job, archive_url, stored_capture
@@ -50,7 +51,7 @@ from .outcomes import pass_outcomes, stored_outcomes
 from .passage import mark_changed
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
-from .reporters.jsonfmt import outcome_dict
+from .reporters.jsonfmt import outcome_dict, quote_from_dict
 from .store import Prior, Record, RunEnd, SnapshotRow, Store, Validator, Version, packed
 from .verdict import Verdict
 
@@ -101,26 +102,28 @@ class Assessed:
 
 
 def _quotes_key(source: Source, config: Config) -> str:
-    """What the last findings depend on besides the page: a 304 reuses them only if this is equal."""
-    what = [config.policy.min_quote_score, *((q.text, q.prefix, q.suffix, q.locator) for q in source.quotes)]
+    """What the last findings depend on besides the page: a 304 reuses them only if this is equal.
+    The version is in it so that an upgraded matcher reads every page once more."""
+    what = [__version__, config.policy.min_quote_score,
+            *((q.text, q.prefix, q.suffix, q.locator, q.kind.value) for q in source.quotes)]
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
 
 
 def _conditional(source: Source, prior: Prior, key: str) -> dict[str, str]:
-    """If-None-Match / If-Modified-Since from the last good fetch, when its findings can be reused:
-    the page was alive at this very URL and every quote was found."""
+    """If-None-Match / If-Modified-Since from the last fetch, when its findings can be reused: the
+    page was alive at this very URL and read for these quotes (found or not: the same page and the
+    same quotes give the same findings)."""
     val, last = prior.validator, prior.last
-    if val is None or last is None or val.url != source.url or val.quotes != key or last["link"] != "alive" \
-            or any(q["match"] not in ("exact", "normalized") for q in last["quotes"]):
+    if val is None or last is None or val.url != source.url or val.quotes != key or last["link"] != "alive":
         return {}
     return {k: v for k, v in (("If-None-Match", val.etag), ("If-Modified-Since", val.last_modified)) if v}
 
 
 def _reused(last: dict[str, Any]) -> Analysis:
-    quotes = tuple(QuoteMatch(q["text"], MatchKind(q["match"]), q["score"], q["found_text"], q.get("lost", False))
-                   for q in last["quotes"])
+    """The last findings for an unchanged page; its passages have not changed since (no `quote-changed`)."""
+    quotes = tuple(replace(quote_from_dict(q), previous_text=None, passage_changes=()) for q in last["quotes"])
     return Analysis(Verdict(LinkState.ALIVE, (), ""), quotes, last["text_hash"], None, last.get("encoding") or "",
-                    not_modified=True)
+                    last.get("author", ""), last.get("published", ""), not_modified=True)
 
 
 async def _read(source: Source, deps: Deps, prior: Prior) -> tuple[FetchResult, Analysis]:

@@ -208,3 +208,30 @@ def test_a_304_reuses_the_last_findings_without_reading_the_page(
     _, third = check_json(config, capsys)
     assert asked[-1] is None and third["summary"]["not_modified"] == 0
     assert [q["match"] for q in by_id(third)["a"]["quotes"]] == ["exact", "exact"]
+
+
+def test_a_304_keeps_an_altered_quote_altered_with_its_changes(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A page unchanged since a quote was found altered is not read again: the same findings,
+    changes included, and no `quote-changed` (its passage did not change since the last pass)."""
+    asked: list[str | None] = []
+
+    def etagged(h: Any) -> None:
+        asked.append(h.headers.get("If-None-Match"))
+        if h.headers.get("If-None-Match") == '"v1"':
+            h.send_response(304)
+            h.end_headers()
+        else:
+            send(h, 200, page("<main><p>Allies agree and 15 conditions are met.</p></main>"), headers={"ETag": '"v1"'})
+
+    server.routes["/a"] = etagged
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"),
+                                      "quotes": ["Allies agree and 12 conditions are met."]}])
+    code1, first = check_json(config, capsys)
+    code2, second = check_json(config, capsys)
+    assert asked == [None, '"v1"'] and second["summary"]["not_modified"] == 1
+    a1, a2 = by_id(first)["a"], by_id(second)["a"]
+    assert code1 == code2 == 1 and a2["status"] == a1["status"] == "broken"
+    assert a2["quotes"] == a1["quotes"] and a2["quotes"][0]["match"] == "altered"
+    assert a2["quotes"][0]["changes"] == [{"quote": "12", "page": "15"}]
+    assert a2["problems"] == a1["problems"] and "quote-changed" not in a2["problems"]
