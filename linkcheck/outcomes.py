@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from .models import Outcomes, Source, SourceOutcome
+from .models import Outcomes, Source, SourceOutcome, Status
 from .reporters.jsonfmt import outcome_from_dict
 from .store import Store
 
 CHUNK = 500  # sources read back per query
 
 
-def stored_outcomes(store: Store, run_id: int, sources: Sequence[Source]) -> Iterator[SourceOutcome]:
-    """The outcomes pass `run_id` stored for `sources` (a source it did not judge is left out)."""
+def stored_outcomes(store: Store, run_id: int, sources: Sequence[Source], status: Status | None = None
+                    ) -> Iterator[SourceOutcome]:
+    """The outcomes pass `run_id` stored for `sources` (a source it did not judge is left out), only
+    those of `status` when given."""
     for start in range(0, len(sources), CHUNK):
         chunk = sources[start:start + CHUNK]
-        found = store.results_in_run(run_id, [s.id for s in chunk])
+        found = store.results_in_run(run_id, [s.id for s in chunk], status.value if status else None)
         for s in chunk:
             if s.id in found:
                 yield outcome_from_dict(found[s.id], s)
@@ -33,9 +35,12 @@ class StoredOutcomes:
         return self.total
 
     def __iter__(self) -> Iterator[SourceOutcome]:
+        return self.of_status(None)
+
+    def of_status(self, status: Status | None) -> Iterator[SourceOutcome]:
         store = self.open_store()
         try:
-            yield from stored_outcomes(store, self.run_id, self.sources)
+            yield from stored_outcomes(store, self.run_id, self.sources, status)
         finally:
             store.close()
 
@@ -43,6 +48,13 @@ class StoredOutcomes:
 def pass_outcomes(store: Store, run_id: int, sources: Sequence[Source], total: int) -> StoredOutcomes:
     """Pass `run_id`'s outcomes, read back from where `store` was opened (after it is closed too)."""
     return StoredOutcomes(lambda: Store.open(store.target, migrate=False), run_id, sources, total)
+
+
+def of_status(outcomes: Outcomes, status: Status) -> Iterator[SourceOutcome]:
+    """The outcomes of `status`, in order; read from history, only theirs are read whole."""
+    if isinstance(outcomes, StoredOutcomes):
+        return outcomes.of_status(status)
+    return (o for o in outcomes if o.status is status)
 
 
 class Mapped:

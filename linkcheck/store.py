@@ -354,12 +354,15 @@ class Store:
             f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
 
-    def results_in_run(self, run_id: int, source_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The results pass `run_id` stored for `source_ids` (read by primary key), by source id."""
+    def results_in_run(self, run_id: int, source_ids: Sequence[str], status: str | None = None
+                       ) -> dict[str, dict[str, Any]]:
+        """The results pass `run_id` stored for `source_ids` (read by primary key), by source id;
+        only those of `status` when given (the others' details are not read)."""
         marks = ", ".join("?" * len(source_ids))
+        which = " AND o.status = ?" if status else ""
         return {row[10]: join_result(row[:9], _detail(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
-            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?", (*source_ids, run_id))}
+            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?{which}", (*source_ids, run_id, *filter(None, [status])))}
 
     def count_in_run(self, run_id: int) -> int:
         """How many sources the newest pass has stored so far."""

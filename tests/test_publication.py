@@ -137,6 +137,11 @@ def test_articles_are_the_sources(server: Server, tmp_path: Path, capsys: pytest
     assert len(report["sources"]) == 3  # one URL, one source; the draft is excluded
     assert {a["path"]: (a["title"], a["status"], len(a["sources"])) for a in report["articles"]} == {
         "articles/first.md": ("First", "ok", 2), "articles/second.md": ("Second", "broken", 2)}
+    # Written source by source, articles gathered on the way: one JSON document, one line a source.
+    written = (tmp_path / "reports" / "latest.json").read_text(encoding="utf-8")
+    assert json.loads(written)["articles"] == report["articles"]
+    assert [json.loads(line.strip().rstrip(",")) for line in written.splitlines() if line.startswith("    {\"")] == \
+        report["sources"]
 
 
 def test_a_source_table_overrides_by_url(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..models import CheckRun, SourceOutcome, Status
+from ..outcomes import of_status
 from .common import ICON, md_escape, plural, quote_line
 
 
@@ -16,7 +17,8 @@ def render(run: CheckRun) -> Iterator[str]:
 
 def _ranked(run: CheckRun, statuses: Iterable[Status]) -> Iterator[SourceOutcome]:
     for status in statuses:
-        yield from (o for o in run.outcomes if o.status is status)
+        if run.count(status):
+            yield from of_status(run.outcomes, status)
 
 
 def _lines(run: CheckRun) -> Iterator[str]:
