@@ -97,7 +97,7 @@ class Assessed:
 
     @property
     def job(self) -> Job:
-        return archive_job(archive_url(self.source.url), self.link, self.drift.state, self.source.quotes, self.quotes)
+        return archive_job(self)
 
 
 def _quotes_key(source: Source, config: Config) -> str:
@@ -345,16 +345,8 @@ class _Pass:
         self._add(record)
 
     def _settle(self, captures: dict[str, Capture]) -> None:
-        """Captures the archive's drain or replays changed: the stored results follow (their
-        status does not: a capture never changes a verdict)."""
-        changed = [s for s in self.sources if archive_url(s.url) in captures]
-        for o in stored_outcomes(self.store, self.run_id, changed):  # each chunk read whole: writes may follow
-            new = captures[archive_url(o.source.url)]
-            if new == o.capture:
-                continue
-            problems = (*(p for p in o.problems if p != "archive-failed"),
-                        *(("archive-failed",) if new.state is CaptureState.FAILED else ()))
-            self._add(Record(outcome_dict(replace(o, capture=new, problems=problems)), stamp(now_utc()), None))
+        for record in recaptured(self.store, self.run_id, self.sources, captures):
+            self._add(record)
 
     def _add(self, record: Record) -> None:
         self.batch.append(record)
@@ -365,6 +357,20 @@ class _Pass:
     def flush(self, end: RunEnd | None = None) -> None:
         self.store.save_batch(self.run_id, self.batch, end)
         self.batch, self.batch_text = [], 0
+
+
+def recaptured(store: Store, run_id: int, sources: Sequence[Source],
+               captures: dict[str, Capture]) -> Iterator[Record]:
+    """Captures the archive's drain or replays changed: pass `run_id`'s stored results follow
+    (their status does not: a capture never changes a verdict). Records to save in that pass."""
+    changed = [s for s in sources if archive_url(s.url) in captures]
+    for o in stored_outcomes(store, run_id, changed):  # each chunk read whole: writes may follow
+        new = captures[archive_url(o.source.url)]
+        if new == o.capture:
+            continue
+        problems = (*(p for p in o.problems if p != "archive-failed"),
+                    *(("archive-failed",) if new.state is CaptureState.FAILED else ()))
+        yield Record(outcome_dict(replace(o, capture=new, problems=problems)), stamp(now_utc()), None)
 
 
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,

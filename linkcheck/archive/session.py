@@ -28,11 +28,18 @@ class ArchiveSession:
         self.key = settings_key(settings, wayback.keys)
         self.jobs: dict[str, Job] = {}  # one small job per cited URL (no page text)
 
-    def capture(self, job: Job) -> Capture:
-        """Queue `job` (merged with the pass's earlier jobs for the same URL)."""
+    def add(self, job: Job) -> Job:
+        """Count `job` in what `finish` drains and replays (merged with the session's earlier jobs
+        for the same URL), without queueing it: the archive job of a distributed pass adds the
+        jobs its check jobs queued."""
         if job.url in self.jobs:
             job = merge([self.jobs[job.url], job])[job.url]
         self.jobs[job.url] = job
+        return job
+
+    def capture(self, job: Job) -> Capture:
+        """Queue `job` (merged with the pass's earlier jobs for the same URL)."""
+        job = self.add(job)
         rows = enqueue(self.queue, {job.url: job}, self.settings, self.key, self.now)
         return for_readers(self.queue, job, rows.get(job.url))
 
