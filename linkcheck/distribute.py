@@ -24,6 +24,7 @@ from .durations import now_utc, stamp
 from .errors import ConfigError
 from .models import CheckRun, Source, Tally
 from .outcomes import pass_outcomes
+from .queue_schema import check_queue
 from .store import RunEnd, Store
 
 if TYPE_CHECKING:
@@ -51,22 +52,6 @@ def queue_app(url: str) -> procrastinate.App:
     return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
 
 
-def migrate_queue(store: Store, url: str) -> str | None:
-    """Create procrastinate's tables beside history when they are missing; returns what was done.
-    (Upgrading them to a newer procrastinate is its own `procrastinate schema` migrations' job.)"""
-    if store.db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
-        return None
-    import procrastinate
-
-    async def apply() -> None:
-        app = queue_app(url)
-        async with app.open_async():
-            await app.schema_manager.apply_schema_async()
-
-    asyncio.run(apply())
-    return f"created the job queue's tables (procrastinate {procrastinate.__version__})"
-
-
 async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *, archive: bool = True,
                            progress: Callable[[int, int], None] | None = None, partial: bool = False,
                            notice: Callable[[str], None] | None = None) -> CheckRun:
@@ -76,6 +61,7 @@ async def distributed_pass(config: Config, sources: Sequence[Source], store: Sto
     `archive`, the pass's archive job follows (drain, replays, the stored captures rewritten, as a
     local pass's archive step), and the pass waits for it as a local pass waits for its own."""
     url = database_url(config, "check --distribute")
+    check_queue(store, "`check --distribute`")
     started = stamp(now_utc())
     run_id = store.begin_run(started)
     ids = [s.id for s in sources]

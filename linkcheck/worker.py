@@ -49,6 +49,7 @@ from .fetch import Fetcher, open_client
 from .models import Capture
 from .outcomes import stored_outcomes
 from .pipeline import BATCH, Deps, check_one, recaptured
+from .queue_schema import check_queue
 from .store import MIGRATIONS, Store
 
 
@@ -133,6 +134,7 @@ class Worker:
             if missing > 0:
                 raise ConfigError(f"the history database lacks {missing} migration(s) this linkcheck needs: "
                                   "run `linkcheck migrate` (once, from any machine) and start the worker again.")
+            check_queue(store, "starting workers")
             slots = HostSlots(self.url, self.config.fetch.per_host)
             cpu = CpuPool(self.config.fetch.workers)
             try:

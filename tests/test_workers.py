@@ -322,7 +322,8 @@ def test_a_distributed_pass_verifies_captures_as_a_local_pass_does(
     assert cluster["kept"]["state"] == "existing" and cluster["kept"]["verified"] is False
     assert "lacks 1 of the quotes found live" in cluster["kept"]["message"]
     with psycopg.connect(postgres) as db:  # in history too, for `links`, the digest and `fix`
-        verified = dict(db.execute("SELECT url, verified FROM captures WHERE verified IS NOT NULL").fetchall())
+        verified: dict[str, int] = dict(db.execute("SELECT url, verified FROM captures "
+                                                   "WHERE verified IS NOT NULL").fetchall())
         stored = db.execute("SELECT count(*) FROM capture_holds WHERE verified = 1").fetchone()
     assert verified == {server.url("/saved"): 1, server.url("/kept"): 0} and stored == (1,)
     assert f"/web/{NOW_TS}/{server.url('/saved')}" in links["cluster"]
