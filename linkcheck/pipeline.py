@@ -23,7 +23,6 @@ from .analyse import Analysis, CpuPool
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
 from .archive.snapshots import Written, stored_snapshot, write_snapshot
-from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
@@ -385,8 +384,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
         deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
         session = None
         if archive and config.archive.wayback:
-            session = ArchiveSession(Wayback(client, config.archive, keys_from_env()), store, config.archive,
-                                     now_utc(), config.policy.min_quote_score)
+            session = ArchiveSession.of(config, client, store)
         off = "archiving is off (--no-archive)" if config.archive.wayback else \
             "archiving is off (archive.wayback = false)"
         work = _Pass(config, sources, deps, store, run_id, session, off, progress)

@@ -38,12 +38,10 @@ import httpx
 from .analyse import CpuPool
 from .archive.runner import Job, archive_job, stored_capture
 from .archive.session import ArchiveSession
-from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .daemon import Log
 from .db import unreachable_as
 from .distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
-from .durations import now_utc
 from .errors import ConfigError, HistoryUnavailable
 from .fetch import Fetcher, open_client
 from .models import Capture
@@ -154,9 +152,7 @@ class Worker:
             """Queued on the archive queue (history's `captures`), which the archive job drains."""
             if not self.config.archive.wayback:
                 return stored_capture(store, job.url, "archiving is off (archive.wayback = false)")
-            session = ArchiveSession(Wayback(client, self.config.archive, keys_from_env()), store,
-                                     self.config.archive, now_utc(), self.config.policy.min_quote_score)
-            return session.capture(job)
+            return ArchiveSession.of(self.config, client, store).capture(job)
 
         async def guarded(job: Awaitable[None]) -> None:
             try:
@@ -216,9 +212,8 @@ class Worker:
         self._refuse_newer(schema)
         if run is None:
             run = int(store.db.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0])
-        settings, sources = self.config.archive, self.config.sources
-        session = ArchiveSession(Wayback(client, settings, keys_from_env()), store, settings, now_utc(),
-                                 self.config.policy.min_quote_score)
+        sources = self.config.sources
+        session = ArchiveSession.of(self.config, client, store)
         for outcome in stored_outcomes(store, run, sources):
             session.add(archive_job(outcome))
         captures = await session.finish()

@@ -12,12 +12,15 @@ import asyncio
 import time
 from datetime import datetime
 
-from ..config import ArchiveSettings
+import httpx
+
+from ..config import ArchiveSettings, Config
+from ..durations import now_utc
 from ..models import Capture
 from ..store import Store
 from .queue import Queue
 from .runner import Drain, Job, enqueue, for_readers, merge, settings_key, verify_all
-from .wayback import Wayback
+from .wayback import Wayback, keys_from_env
 
 
 class ArchiveSession:
@@ -27,6 +30,12 @@ class ArchiveSession:
         self.queue = Queue(store)
         self.key = settings_key(settings, wayback.keys)
         self.jobs: dict[str, Job] = {}  # one small job per cited URL (no page text)
+
+    @classmethod
+    def of(cls, config: Config, client: httpx.AsyncClient, store: Store) -> ArchiveSession:
+        """A session for a pass starting now, with `config`'s archive settings and Wayback keys."""
+        return cls(Wayback(client, config.archive, keys_from_env()), store, config.archive, now_utc(),
+                   config.policy.min_quote_score)
 
     def add(self, job: Job) -> Job:
         """Count `job` in what `finish` drains and replays (merged with the session's earlier jobs
