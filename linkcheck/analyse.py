@@ -1,29 +1,32 @@
-"""The CPU side of one source: a fetched page → verdict, quote matches and text hash. Pure.
+"""The CPU side of one source: a fetched page → verdict, quote matches and text hash, and the
+page's WARC snapshot when one is to be written.
 
-Everything here is a function of its arguments (bytes and a little prior state) and returns a
-small, picklable `Analysis`, so it can run in a worker process (`CpuPool`) while the event
-loop only does I/O. The page tree and its texts never leave the function; the main text is
-sent back only when it is a new version (history stores it and drift compares it).
+`analyse` is a function of its arguments (bytes and a little prior state) and returns a small,
+picklable `Analysis`, so it can run in a worker process (`CpuPool`) while the event loop only does
+I/O; `judge` adds the snapshot, so that a page goes to a worker process once. The page tree and
+its texts never leave the worker; the main text comes back (compressed, as history stores it)
+only when it is a new version.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from pathlib import Path
 
+from .archive.snapshots import Written, write_snapshot
 from .drift import text_hash
 from .match import match_quotes, unverifiable
 from .models import FetchResult, LinkState, MatchKind, PageText, Quote, QuoteMatch
 from .pdf import with_pages
 from .readable import no_text_reason, page_text
+from .store import packed
 from .verdict import Verdict, classify
 
 UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
-T = TypeVar("T")
 _IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
 
 
@@ -32,7 +35,7 @@ class Analysis:
     verdict: Verdict
     quotes: tuple[QuoteMatch, ...]
     text_hash: str | None  # of the main text; None when the page could not be read
-    new_main: str | None  # the main text, only when `text_hash` is not among the prior hashes
+    new_text: bytes | None  # the main text (`store.packed`), only when `text_hash` is not among the prior hashes
     encoding: str = ""
     author: str = ""
     published: str = ""
@@ -61,16 +64,39 @@ def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], 
         verdict = Verdict(LinkState.REDIRECTED if moved else LinkState.ALIVE,
                           ("redirected",) if moved else (), "")
     digest = text_hash(page.main)
-    return Analysis(verdict, found, digest, None if digest in recent else page.main,
+    return Analysis(verdict, found, digest, None if digest in recent else packed(page.main),
                     page.encoding, page.author, page.published)
 
 
-class CpuPool:
-    """Runs `analyse` (and snapshot writing) in worker processes (`workers` > 1) or on this process
-    (0 or 1, as tests do).
+@dataclass(frozen=True)
+class SnapshotTask:
+    """Writing a page's WARC: what `write_snapshot` needs besides the fetch and the findings."""
 
-    Only the decoded body crosses to a worker (the wire bytes stay here for the WARC), and only
-    an `Analysis` comes back."""
+    root: Path
+    source_id: str
+    user_agent: str
+    folder: Path
+
+
+def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,
+          recent: Sequence[str], snapshot: SnapshotTask | None) -> tuple[Analysis, Written | None]:
+    """`analyse`, then the page's WARC written when `snapshot` says so (its metadata record holds
+    the findings)."""
+    analysis = analyse(fetch, page, quotes, min_score, recent)
+    if snapshot is None:
+        return analysis, None
+    meta = {"source": snapshot.source_id, "url": fetch.url, "text_hash": analysis.text_hash,
+            "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,
+            "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
+    return analysis, write_snapshot(snapshot.root, snapshot.source_id, fetch, meta, snapshot.user_agent,
+                                    snapshot.folder)
+
+
+class CpuPool:
+    """Runs `judge` in worker processes (`workers` > 1) or on this process (0 or 1, as tests do).
+
+    The page crosses to a worker once (the wire bytes too only when a WARC is to be written), and
+    only an `Analysis` and where the WARC went come back."""
 
     def __init__(self, workers: int) -> None:
         # forkserver: workers are forked from a clean process, never from this one while its other
@@ -81,21 +107,18 @@ class CpuPool:
             context.set_forkserver_preload([__name__])  # parsers imported once, their pages shared
             self._pool = ProcessPoolExecutor(workers, mp_context=context)
 
-    async def analyse(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote],
-                      min_score: float, recent: Sequence[str]) -> Analysis:
+    async def judge(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,
+                    recent: Sequence[str], snapshot: SnapshotTask | None) -> tuple[Analysis, Written | None]:
+        """`judge` in a worker process when there is a pool and a body to read, else here (off the
+        loop for a large body)."""
+        if snapshot is None:
+            fetch = replace(fetch, raw=b"")  # only the decoded body is read (and, unencoded, it is the raw one)
+        args = (fetch, page, tuple(quotes), min_score, tuple(recent), snapshot)
         if self._pool is not None and page is None and fetch.error is None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, analyse, replace(fetch, raw=b""), None,
-                                              tuple(quotes), min_score, tuple(recent))
+            return await asyncio.get_running_loop().run_in_executor(self._pool, judge, *args)
         if len(fetch.body) > _IN_THREAD:
-            return await asyncio.to_thread(analyse, fetch, page, quotes, min_score, recent)
-        return analyse(fetch, page, quotes, min_score, recent)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a worker process, or here without a pool."""
-        if self._pool is None:
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await asyncio.to_thread(judge, *args)
+        return judge(*args)
 
     def close(self) -> None:
         if self._pool is not None:

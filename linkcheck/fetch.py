@@ -110,6 +110,11 @@ class _Decoder:
             raise TooLarge
         self._out.append(piece)
 
+    @property
+    def identity(self) -> bool:
+        """No Content-Encoding to undo: the body is the bytes as received."""
+        return self._z is None
+
     def result(self) -> bytes:
         return b"".join(self._out)
 
@@ -246,7 +251,7 @@ class Fetcher:
             return _Attempt(replace(base, error=LinkState.UNREACHABLE, problems=("unreachable",),
                                     message=f"the body could not be decompressed ({exc})"))
         body = decoder.result()
-        raw_bytes = b"".join(raw)
+        raw_bytes = body if decoder.identity else b"".join(raw)  # one copy of an unencoded page, not two
         if 200 <= status < 300:
             return _Attempt(replace(base, body=body, raw=raw_bytes))
         return _Attempt(replace(base, body=body, raw=raw_bytes, error=_status_state(status), message=answer))

@@ -20,10 +20,10 @@ import httpx
 
 from . import __version__
 from .adapters.twitter import read_tweet, tweet_url
-from .analyse import Analysis, CpuPool
+from .analyse import Analysis, CpuPool, SnapshotTask
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
-from .archive.snapshots import Written, stored_snapshot, write_snapshot
+from .archive.snapshots import Written, stored_snapshot
 from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
@@ -51,7 +51,7 @@ from .passage import mark_changed
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
 from .reporters.jsonfmt import outcome_dict, quote_from_dict
-from .store import Prior, Record, RunEnd, SnapshotRow, Store, Validator, Version, packed
+from .store import Prior, Record, RunEnd, SnapshotRow, Store, Validator, Version, unpacked
 from .verdict import Verdict
 
 Progress = Callable[[int, int], None]
@@ -125,18 +125,25 @@ def _reused(last: dict[str, Any]) -> Analysis:
                     last.get("author", ""), last.get("published", ""), not_modified=True)
 
 
-async def _read(source: Source, deps: Deps, prior: Prior) -> tuple[FetchResult, Analysis]:
+async def _read(source: Source, deps: Deps, prior: Prior, key: str) -> tuple[FetchResult, Analysis, Written | None]:
+    """The page fetched and judged, and its WARC (the stored one of the same payload, else one
+    written by the worker process that judges the page: one trip there with the page)."""
     config = deps.config
     canonical = tweet_url(source.url)
     if canonical:
         fetch, page = await read_tweet(deps.fetcher, config.twitter, source.url, canonical)
     else:
-        ask = _conditional(source, prior, _quotes_key(source, config))
+        ask = _conditional(source, prior, key)
         fetch, page = await deps.fetcher.fetch(source.url, conditional=ask), None
         if ask and fetch.status_code == 304 and prior.last is not None:
-            return fetch, _reused(prior.last)
-    analysis = await deps.cpu.analyse(fetch, page, source.quotes, config.policy.min_quote_score, prior.recent)
-    return fetch, analysis
+            return fetch, _reused(prior.last), None
+    stored = task = None
+    if fetch.error is None and fetch.raw and not canonical:
+        stored = stored_snapshot(config.root, fetch, lambda digest: deps.store.snapshot_for_digest(source.id, digest))
+        task = None if stored else SnapshotTask(config.root, source.id, config.fetch.user_agent, config.snapshots_dir)
+    analysis, written = await deps.cpu.judge(fetch, page, source.quotes, config.policy.min_quote_score, prior.recent,
+                                             task)
+    return fetch, analysis, stored or written
 
 
 def _second_try(verdict: Verdict) -> bool:
@@ -169,10 +176,11 @@ def _confirm(link: LinkState, prior: Prior, now: datetime, config: Config) -> tu
 async def assess(source: Source, prior: Prior, deps: Deps, *, last_try: bool = True) -> Assessed | None:
     """Fetch and judge one source: the one place a source's own work runs. None (only when not
     `last_try`) when the source is worth another look later in the pass."""
-    fetch, analysis = await _read(source, deps, prior)
+    key = _quotes_key(source, deps.config)
+    fetch, analysis, written = await _read(source, deps, prior, key)
     if not last_try and _second_try(analysis.verdict):
         return None
-    return _judge(source, fetch, analysis, prior, deps, await _snapshot(source, fetch, analysis, deps), now_utc())
+    return _judge(source, fetch, analysis, prior, deps, written, now_utc(), key)
 
 
 async def _isolated(src: Source, prior: Prior, deps: Deps, last_try: bool) -> Assessed | None:
@@ -200,23 +208,8 @@ def _internal_error(src: Source, exc: Exception, prior: Prior) -> Assessed:
                     None)
 
 
-async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: Deps) -> Written | None:
-    """The page's WARC: the stored one of the same payload, else a new one (in a worker process)."""
-    if analysis.not_modified or fetch.error is not None or not fetch.raw or tweet_url(src.url):
-        return None
-    root = deps.config.root
-    found = stored_snapshot(root, fetch, lambda digest: deps.store.snapshot_for_digest(src.id, digest))
-    if found is not None:
-        return found
-    meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash,
-            "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,
-            "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
-    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent,
-                              deps.config.snapshots_dir)
-
-
 def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,
-           written: Written | None, now: datetime) -> Assessed:
+           written: Written | None, now: datetime, key: str) -> Assessed:
     config = deps.config
     quotes = mark_changed(_mark_lost(analysis.quotes, prior), (prior.last or {}).get("quotes", []))
     link = analysis.verdict.link
@@ -224,13 +217,14 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
     version = None
     if digest_hash is None:
         drift = Drift(DriftState.NEW if prior.last is None else DriftState.UNCHANGED)
-    elif analysis.new_main is None:  # the same text as one of the last versions: nothing to compare
+    elif analysis.new_text is None:  # the same text as one of the last versions: nothing to compare
         drift = Drift(DriftState.UNCHANGED, 1.0)
         version = Version(src.id, digest_hash, None, stamp(now))
     else:
         previous = deps.store.text(src.id, prior.recent[0]) if prior.recent else None
-        drift = compare(analysis.new_main, prior.recent, previous, quotes, (prior.last or {}).get("quotes", []))
-        version = Version(src.id, digest_hash, packed(analysis.new_main), stamp(now))
+        main = unpacked(analysis.new_text) if previous is not None else ""  # compared only with a previous one
+        drift = compare(main, prior.recent, previous, quotes, (prior.last or {}).get("quotes", []))
+        version = Version(src.id, digest_hash, analysis.new_text, stamp(now))
     snapshot = written.path if written else None
     row = SnapshotRow(written.path, src.id, src.url, written.digest, digest_hash, stamp(now)) \
         if written and written.new else None
@@ -248,10 +242,9 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
     validator = None
     if link is LinkState.ALIVE and not analysis.not_modified and not fetch.hops and \
             (fetch.header("etag") or fetch.header("last-modified")):
-        validator = Validator(src.url, fetch.header("etag") or None, fetch.header("last-modified") or None,
-                              _quotes_key(src, config))
+        validator = Validator(src.url, fetch.header("etag") or None, fetch.header("last-modified") or None, key)
     return Assessed(src, fetch.final_url, fetch.status_code, analysis.verdict, link, quotes, drift, snapshot,
-                    tuple(problems), failures, first_failed, confirmed, replace(analysis, new_main=None),
+                    tuple(problems), failures, first_failed, confirmed, replace(analysis, new_text=None),
                     stamp(now), prior.detail, version, row, validator)
 
 

@@ -120,6 +120,10 @@ def packed(text: str) -> bytes:
     return zlib.compress(text.encode("utf-8"))
 
 
+def unpacked(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8")
+
+
 def _detail(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
@@ -318,7 +322,7 @@ class Store:
         """A stored main-text version."""
         row = self.db.execute("SELECT main_text FROM versions WHERE source_id = ? AND text_hash = ?",
                               (source_id, text_hash)).fetchone()
-        return zlib.decompress(row[0]).decode("utf-8") if row else None
+        return unpacked(row[0]) if row else None
 
     def snapshot_for_digest(self, source_id: str, digest: str) -> str | None:
         row = self.db.execute("SELECT path FROM snapshots WHERE source_id = ? AND payload_digest = ? "
