@@ -91,10 +91,11 @@ class CpuPool:
             return await asyncio.to_thread(analyse, fetch, page, quotes, min_score, recent)
         return analyse(fetch, page, quotes, min_score, recent)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a worker process, or here without a pool."""
+    async def run(self, fn: Callable[..., T], *args: Any, waits: bool = False) -> T:
+        """`fn(*args)` in a worker process, or here without a pool (in a thread when it `waits` on
+        the network, e.g. a snapshot written to a bucket, so the loop goes on fetching)."""
         if self._pool is None:
-            return fn(*args)
+            return await asyncio.to_thread(fn, *args) if waits else fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:

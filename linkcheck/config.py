@@ -22,6 +22,8 @@ from .durations import parse_duration
 from .errors import ConfigError
 from .models import PROBLEMS, Citation, LinkState, Quote, QuoteKind, Source
 from .schedule import parse_trigger  # the daemon's own parser, so `validate` catches what it would
+from .storage import Storage
+from .storage import location_problem as storage_problem
 
 USER_AGENT = f"linkcheck/{__version__} (+https://github.com/linkcheck/linkcheck)"
 
@@ -94,7 +96,8 @@ class HistorySettings:
 
 @dataclass(frozen=True)
 class SnapshotSettings:
-    path: str = "snapshots"  # beside the config, or any folder (one every worker mounts)
+    path: str = "snapshots"  # beside the config, any folder (one every worker mounts), or an fsspec URL
+    storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec's, for a URL: never credentials
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,9 @@ class Config:
         return self.root / self.history.database
 
     @property
-    def snapshots_dir(self) -> Path:
-        """Where snapshots are written: `[snapshots] path`, relative to the config's folder."""
-        return self.root / Path(self.snapshots.path).expanduser()
+    def snapshot_storage(self) -> Storage:
+        """Where snapshots are written: `[snapshots] path`, relative to the config's folder, or a URL."""
+        return Storage(self.root, self.snapshots.path, self.snapshots.storage_options)
 
     @property
     def database(self) -> Path | str:
@@ -276,12 +279,28 @@ def _fail_on(v: Any) -> tuple[str, ...]:
 
 
 def _snapshot_folder(v: Any) -> str:
-    v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots"')(v)
-    if not v.strip():
-        raise ValueError("expected a folder, got an empty string")
-    if "://" in v:
-        raise ValueError(f"{v!r} is a URL; snapshots go to a folder (mount shared storage on every worker)")
+    v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots", or a URL such as "s3://bucket/prefix"')(v)
+    problem = storage_problem(v)
+    if problem:
+        raise ValueError(problem)
     return str(v)
+
+
+_CREDENTIAL_WORDS = {"key", "secret", "token", "password", "passwd", "credentials", "sas"}
+
+
+def _storage_options(v: Any, where: str = "") -> dict[str, Any]:
+    """fsspec's options for the snapshot URL's backend (endpoint, region...), never its credentials."""
+    if not isinstance(v, dict):
+        raise ValueError(f'expected a table such as {{ endpoint_url = "https://minio.example.org" }}, got {v!r}')
+    for key, value in v.items():
+        if _CREDENTIAL_WORDS & set(key.lower().split("_")):
+            raise ValueError(f"{where + key!r} looks like a credential, and credentials never go in the config: the "
+                             "backend reads its usual environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                             "~/.aws for s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://)")
+        if isinstance(value, dict):
+            _storage_options(value, f"{where}{key}.")
+    return dict(v)
 
 
 def _database(v: Any) -> str:
@@ -380,6 +399,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     }),
     "snapshots": (SnapshotSettings, {
         "path": ("path", _snapshot_folder),
+        "storage_options": ("storage_options", _storage_options),
     }),
     "workers": (WorkerSettings, {
         "batch": ("batch", _positive(int, "a whole number")),

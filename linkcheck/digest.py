@@ -13,6 +13,7 @@ from typing import Any
 from .config import Config
 from .durations import stamp
 from .models import SEVERITY
+from .storage import href
 from .store import Store
 
 UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
@@ -52,7 +53,7 @@ class Item:
         if self.page:
             found.append(("saved copy", snapshot_prefix + self.page))
         elif self.snapshot:
-            found.append(("saved copy (WARC)", snapshot_prefix + self.snapshot))
+            found.append(("saved copy (WARC)", href(snapshot_prefix, self.snapshot)))
         if self.wayback:
             found.append(("Wayback copy", self.wayback))
         return found

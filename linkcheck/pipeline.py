@@ -202,15 +202,15 @@ async def _snapshot(src: Source, fetch: FetchResult, analysis: Analysis, deps: D
     """The page's WARC: the stored one of the same payload, else a new one (in a worker process)."""
     if analysis.not_modified or fetch.error is not None or not fetch.raw or tweet_url(src.url):
         return None
-    root = deps.config.root
-    found = stored_snapshot(root, fetch, lambda digest: deps.store.snapshot_for_digest(src.id, digest))
+    storage = deps.config.snapshot_storage
+    found = await stored_snapshot(storage, fetch, lambda digest: deps.store.snapshot_for_digest(src.id, digest))
     if found is not None:
         return found
     meta = {"source": src.id, "url": src.url, "text_hash": analysis.text_hash,
             "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
-    return await deps.cpu.run(write_snapshot, root, src.id, fetch, meta, deps.config.fetch.user_agent,
-                              deps.config.snapshots_dir)
+    return await deps.cpu.run(write_snapshot, src.id, fetch, meta, deps.config.fetch.user_agent, storage,
+                              waits=not storage.local)
 
 
 def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, deps: Deps,
