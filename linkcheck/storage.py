@@ -25,11 +25,9 @@ from .fsutil import temp_beside
 
 # The pip extras that bring a backend in (pyproject.toml); other protocols name their own package.
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
-_NOT_SHARED = {
-    "http": "a web address is read-only to fsspec (where the config's folder is served goes in [report] base_url)",
-    "https": "a web address is read-only to fsspec (where the config's folder is served goes in [report] base_url)",
-    "memory": "memory:// lives in one process only; workers would not see each other's snapshots",
-}
+_WEB = "a web address is read-only to fsspec (where the config's folder is served goes in [report] base_url)"
+_NOT_SHARED = {"http": _WEB, "https": _WEB,
+               "memory": "memory:// lives in one process only; workers would not see each other's snapshots"}
 
 
 def is_url(stored: str) -> bool:

@@ -85,6 +85,7 @@ def test_a_pass_writes_snapshots_to_a_bucket_and_the_next_passes_read_and_prune_
     assert sorted(fs.ls("snaps/pub/a")) == sorted(s.removeprefix("s3://") for s in {*seen})
     assert _warc_uri(fs, seen[3]) == server.url("/a")
     assert not (tmp_path / "snapshots").exists()
+    assert f"- snapshot: `{seen[3]}`" in (tmp_path / "reports" / "latest.md").read_text()  # not "local"
 
     code, _, err = run_cli(["report", "--config", str(config), "--format", "markdown", "--output",
                             str(tmp_path / "digest.md")], capsys)
@@ -175,3 +176,33 @@ def test_two_workers_write_their_snapshots_to_one_bucket(s3: str, server: Server
     assert all("job run=" in log for log in logs), logs  # both workers wrote some of them
     written = sorted(s["archive"]["snapshot"] for s in json.loads(out)["sources"])
     assert len(written) == 8 and sorted(fs.find("cluster/snaps")) == [s.removeprefix("s3://") for s in written]
+
+
+def test_removing_files_already_gone_is_no_error(tmp_path: Path) -> None:
+    """Some backends (fsspec's memory://, unlike S3) refuse a batch naming a missing file."""
+    from linkcheck.storage import Storage
+
+    storage = Storage(tmp_path, "memory://snaps")
+    kept, gone = storage.write("a/1.warc.gz", lambda f: f.write(b"one")), "memory://snaps/a/0.warc.gz"
+    dropped = storage.write("a/2.warc.gz", lambda f: f.write(b"two"))
+    with storage.open(kept) as f:
+        assert f.read() == b"one"
+    storage.remove([gone, dropped])
+    assert storage.exists(kept) and not storage.exists(dropped)
+
+
+def test_a_notification_links_a_bucket_snapshot_by_its_url() -> None:
+    """A bucket is not below `[report] base_url`: the link is the snapshot's own URL, with or without it."""
+    from dataclasses import replace
+
+    from test_notify import _run
+
+    from linkcheck.notify import evidence
+
+    _, outcome = _run()
+    assert "[snapshot](https://desk.example.org/snapshots/gone/x.warc.gz)" in \
+        evidence(outcome, "https://desk.example.org/")
+    assert not any("snapshot" in link for link in evidence(outcome, ""))  # a relative path leads nowhere in a mail
+    in_bucket = replace(outcome, snapshot="s3://snaps/pub/gone/x.warc.gz")
+    for base_url in ("", "https://desk.example.org/"):
+        assert "[snapshot](s3://snaps/pub/gone/x.warc.gz)" in evidence(in_bucket, base_url)
