@@ -1,7 +1,7 @@
 """Snapshots in a bucket (`[snapshots] path = "s3://..."`): written by a pass (in its parsing
-processes), found again by the next, read back for the digest's readable pages, pruned; and a URL
-whose backend is missing, or unknown, is a configuration error. The bucket is moto's S3 server on
-127.0.0.1 with dummy credentials: nothing leaves the machine."""
+processes or a thread), found again by the next, read back for the digest's readable pages,
+pruned; and a URL whose backend is missing, or unknown, is a configuration error. The bucket is
+moto's S3 server on 127.0.0.1 with dummy credentials: nothing leaves the machine."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def test_a_pass_writes_snapshots_to_a_bucket_and_the_next_passes_read_and_prune_
 
     server.routes["/a"] = a
     fs = _bucket(s3, "snaps")
-    # workers = 2: snapshots are written in the parsing processes, which take the storage by pickle
-    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}], fetch={"workers": 2},
+    # No parsing pool (conftest's workers = 1): a bucket write goes to a thread beside the loop
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}],
                           snapshots={"path": "s3://snaps/pub", "storage_options": {"endpoint_url": s3}})
     seen = []
     first, second = "First version of the text.", "Second version, which differs."
@@ -130,11 +130,13 @@ def test_an_unusable_snapshot_url_is_a_config_error_at_its_key(
 
 def test_fsspec_environment_options_reach_the_backend(s3: str, server: Server, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    """FSSPEC_S3_ENDPOINT_URL instead of `storage_options`, as docs/scaling.md says."""
+    """FSSPEC_S3_ENDPOINT_URL instead of `storage_options`, as docs/scaling.md says; and snapshots written
+    by the parsing processes, which take the storage by pickle (in a process of its own: a pool's
+    forkserver keeps the environment of the first test that started one)."""
     server.routes["/a"] = lambda h: send(h, 200, page(f"<main><p>{QUOTE}</p></main>"))
     fs = _bucket(s3, "envsnaps")
     config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}],
-                          snapshots={"path": "s3://envsnaps/x"})
+                          fetch={"workers": 2}, snapshots={"path": "s3://envsnaps/x"})
     done = subprocess.run([sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"],
                           capture_output=True, text=True, timeout=60, check=False,
                           env=os.environ | {"FSSPEC_S3_ENDPOINT_URL": s3})
