@@ -45,15 +45,17 @@ class Item:
     quotes: tuple[dict[str, Any], ...] = ()  # {text, match, found_text, changes?} as stored
     was: str = ""  # for a recovered source: what it recovered from
     page: str | None = None  # the readable page of the snapshot (see snapshot_page), beside the digest
+    saved_before: str = ""  # when `snapshot` is from an earlier pass, the page then good (now dead): its check time
 
     def links(self, snapshot_prefix: str) -> list[tuple[str, str]]:
         """(label, href) of the live page, the saved copy (readable page, else the WARC file) and
         the Wayback capture it has."""
         found = [("live page", self.url)]
+        saved = f"saved copy of {self.saved_before[:10]}" if self.saved_before else "saved copy"
         if self.page:
-            found.append(("saved copy", snapshot_prefix + self.page))
+            found.append((saved, snapshot_prefix + self.page))
         elif self.snapshot:
-            found.append(("saved copy (WARC)", href(snapshot_prefix, self.snapshot)))
+            found.append((f"{saved} (WARC)", href(snapshot_prefix, self.snapshot)))
         if self.wayback:
             found.append(("Wayback copy", self.wayback))
         return found
@@ -132,15 +134,29 @@ def _item(r: dict[str, Any], changed: dict[str, Any] | None = None, **extra: Any
     whose diff the card shows."""
     drift = (changed or r).get("drift", {})
     wayback = r.get("archive", {}).get("wayback", {})
+    extra.setdefault("snapshot", r.get("archive", {}).get("snapshot"))
     return Item(id=r["id"], url=r["url"], title=r.get("title", ""), status=r["status"], link=r["link"],
                 problems=tuple(r.get("problems", [])), message=r.get("message", ""), checked=r["checked"],
-                snapshot=r.get("archive", {}).get("snapshot"), wayback=wayback.get("url"),
+                wayback=wayback.get("url"),
                 quote_changes=tuple(drift.get("quote_changes", [])), removed=tuple(drift.get("removed", [])),
                 added=tuple(drift.get("added", [])), similarity=drift.get("similarity"),
                 cited_in=tuple(r.get("cited_in", [])), final_url=r.get("final_url") or "",
                 quotes=tuple(r.get("quotes", [])),
                 word_changes=tuple(q for q in r.get("quotes", []) if q.get("changes") or q.get("passage_changes")),
                 **extra)
+
+
+DEAD_LINKS = ("dead", "soft-404")
+_GOOD_LINKS = ("alive", "redirected")
+
+
+def _saved_before(latest: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+    """For a source now dead, the newest snapshot of a pass that found the page alive, as Item
+    fields (none when it has none): the last copy of what the article cited."""
+    if latest["link"] not in DEAD_LINKS:
+        return {}
+    good = next((r for r in history if r["link"] in _GOOD_LINKS and r.get("archive", {}).get("snapshot")), None)
+    return {"snapshot": good["archive"]["snapshot"], "saved_before": good["checked"]} if good else {}
 
 
 def _bad(r: dict[str, Any]) -> bool:
@@ -175,15 +191,17 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
             continue  # removed from the config since
         # Whole results only for a source in trouble in the period; else only those whose stored
         # detail changed (drift, captures): a big history is not read source by source in full.
-        troubled = _bad(latest) or any(_bad(r) for r in store.timeline(latest["id"], digest.since)[1:])
+        troubled = _bad(latest) or latest["link"] in DEAD_LINKS or any(
+            _bad(r) for r in store.timeline(latest["id"], digest.since)[1:])
         history = store.history(latest["id"]) if troubled else store.changes_since(latest["id"], digest.since)
+        saved = _saved_before(latest, history)
         recent = [r for r in history if r["checked"] >= digest.since]
         changed = next((r for r in recent if r.get("drift", {}).get("state") == "changed"), None)
-        digest.current.append(_item(latest))
+        digest.current.append(_item(latest, **saved))
         if latest["status"] == "broken" and latest["checked"] >= digest.since:
             streak = _streak(history, lambda r: r["status"] == "broken")
             digest.broke.append(_item(latest, changed, first_seen=streak[-1]["checked"],
-                                      last_seen=streak[0]["checked"], count=len(streak)))
+                                      last_seen=streak[0]["checked"], count=len(streak), **saved))
         elif latest["link"] in UNVERIFIABLE_LINKS and latest["checked"] >= digest.since:
             streak = _streak(history, lambda r: r["link"] in UNVERIFIABLE_LINKS)
             digest.unverifiable.append(_item(latest, changed, first_seen=streak[-1]["checked"],

@@ -16,9 +16,9 @@ def render_links(config: Config, fmt: str) -> str:
     try:
         # The last pass's choice for readers wins: when a quote was lost, the capture still holding it
         # (None when no capture is known to hold it). History's capture only for the other sources.
-        shown = {r["url"]: r["archive"]["wayback"] for r in store.latest_results()}
-        captures = {s.url: _for_readers(shown[s.url]) if s.url in shown else store.capture(s.url)
-                    for s in config.sources}
+        urls = {s.url for s in config.sources}
+        shown = {url: _for_readers(wayback) for url, wayback in store.latest_waybacks() if url in urls}
+        captures = {s.url: shown[s.url] if s.url in shown else store.capture(s.url) for s in config.sources}
     finally:
         store.close()
     lines = []

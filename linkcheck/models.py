@@ -148,6 +148,12 @@ class FetchResult:
         return next((v for k, v in self.headers if k.lower() == lname), "")
 
 
+def media_type(content_type: str) -> str:
+    """`text/html; charset=utf-8` → `text/html`: a Content-Type without its parameters, lower-cased
+    (media types are case-insensitive); "" when there is none."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 @dataclass(frozen=True)
 class PageText:
     """The readable side of a page: its visible text in blocks, and the main (article) part."""

@@ -90,11 +90,9 @@ def problems_message(run: CheckRun, new: list[SourceOutcome], base_url: str = ""
     for o in new:
         lines.append(f"- **{o.source.id}** ({o.status.value}: {', '.join(o.problems) or o.link.value}) — "
                      f"{o.message or o.source.title}")
-        for c in o.source.cited_in:
+        for c in o.source.cited_in:  # a source's own `article` is among them (config.py adds it)
             notes = f" (note {', '.join(c.notes)})" if c.notes else ""
             lines.append(f"  cited in {c.article}{notes}")
-        if o.source.article and not o.source.cited_in:
-            lines.append(f"  cited in {o.source.article}")
         lines.append("  " + " · ".join(evidence(o, base_url)))
     if base_url:
         lines.append(f"\nFull report: {base_url}reports/latest.md")

@@ -19,10 +19,10 @@ from dataclasses import replace
 
 import pypdfium2 as pdfium
 
-from .models import PageText, QuoteMatch
+from .extract import _WS_RE  # one whitespace rule for HTML and PDF text
+from .models import PageText, QuoteMatch, media_type
 
 _LOCK = threading.Lock()
-_WS_RE = re.compile(r"\s+")
 # A word broken at a line's end by a hyphen ("inter-\nnational"): joined again.
 _BROKEN_WORD_RE = re.compile(r"(?<=[^\W\d_])-\n(?=[a-zà-ÿ])")
 MAX_PAGES = 2000  # larger documents are read up to here: quotes beyond are reported missing
@@ -30,8 +30,8 @@ MAX_PAGES = 2000  # larger documents are read up to here: quotes beyond are repo
 
 def is_pdf(body: bytes, content_type: str) -> bool:
     """A PDF by its declared type, or by its signature when the type is vague or absent."""
-    kind = content_type.split(";")[0].strip().lower()
-    return kind in ("application/pdf", "application/x-pdf") or body[:1024].lstrip().startswith(b"%PDF-")
+    return (media_type(content_type) in ("application/pdf", "application/x-pdf")
+            or body[:1024].lstrip().startswith(b"%PDF-"))
 
 
 def pdf_text(body: bytes) -> PageText | None:

@@ -72,11 +72,22 @@ def _short(text: str | None, limit: int = 160) -> str:
 
 def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch], drift: Drift,
                 confirmed: str) -> str:
+    parts = [p for p in (confirmed, link_message) if p]  # an alive page has no link message, unless unreadable
+    parts += quote_sentences(quotes)
+    unlocated = [q for q in quotes if q.kind is QuoteKind.PARAPHRASE and q.match is MatchKind.UNVERIFIABLE]
+    if unlocated and link is LinkState.ALIVE:
+        nearest = unlocated[0].found_text
+        parts.append("the passage a paraphrase restates could not be located"
+                     + (f" (nearest: “{_short(nearest)}”)" if nearest else ""))
+    if drift.state is DriftState.CHANGED:
+        parts.append(f"the main text changed since the last snapshot (similarity {drift.similarity:.2f})")
+    return _sentence(parts[:3])
+
+
+def quote_sentences(quotes: Sequence[QuoteMatch]) -> list[str]:
+    """The parts of the message that say how quotes depart from the page: what a report's own line
+    per quote (`reporters.common.quote_line`) says again."""
     parts = []
-    if confirmed:
-        parts.append(confirmed)
-    if link_message:  # an alive page has none, unless it could not be read (no-text)
-        parts.append(link_message)
     lost = [q for q in quotes if q.lost]
     missing = [q for q in quotes if q.match is MatchKind.MISSING and not q.lost]
     altered = [q for q in quotes if q.match is MatchKind.ALTERED]
@@ -103,12 +114,25 @@ def message_for(link_message: str, link: LinkState, quotes: Sequence[QuoteMatch]
     if changed:
         parts.append(f"the passage {'a quote' if len(quotes) > 1 else 'the quote'} matched on the last check "
                      f"reads differently now ({changes_text(news_of(changed[0]))})")
-    unlocated = [q for q in quotes if q.kind is QuoteKind.PARAPHRASE and q.match is MatchKind.UNVERIFIABLE]
-    if unlocated and link is LinkState.ALIVE:
-        nearest = unlocated[0].found_text
-        parts.append("the passage a paraphrase restates could not be located"
-                     + (f" (nearest: “{_short(nearest)}”)" if nearest else ""))
-    if drift.state is DriftState.CHANGED:
-        parts.append(f"the main text changed since the last snapshot (similarity {drift.similarity:.2f})")
-    text = "; ".join(parts[:3])
+    return parts
+
+
+def without_quote_sentences(message: str, quotes: Sequence[QuoteMatch]) -> str:
+    """`message` less what `quote_sentences` put in it, for a report that lists the quotes below it
+    (so that an altered quote is said once); "" when nothing else is left."""
+    rest = "; " + message  # every part now follows "; ", the first one capitalised
+    for part in quote_sentences(quotes):
+        for shown in ("; " + part[:1].upper() + part[1:], "; " + part):
+            at = rest.find(shown)
+            end = at + len(shown)
+            if at >= 0 and rest[end:end + 2] in ("", ".", "; "):
+                rest = rest[:at] + rest[end:]
+                break
+    if rest == "; " + message:  # nothing removed: a message composed elsewhere (baseline) stays as it is
+        return message
+    return _sentence([rest.removeprefix("; ").removesuffix(".")] if rest.strip("; .") else [])
+
+
+def _sentence(parts: Sequence[str]) -> str:
+    text = "; ".join(parts)
     return text[:1].upper() + text[1:] + ("." if text and not text.endswith((".", "”")) else "")

@@ -5,7 +5,7 @@ are `unverifiable`, never `missing`: not being able to read a page says nothing 
 from __future__ import annotations
 
 from .extract import extract
-from .models import FetchResult, PageText
+from .models import FetchResult, PageText, media_type
 from .pdf import is_pdf, pdf_text
 
 _TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/json", "application/rss",
@@ -13,7 +13,7 @@ _TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/jso
 
 
 def is_text_type(content_type: str) -> bool:
-    kind = content_type.split(";")[0].strip().lower()
+    kind = media_type(content_type)
     return not kind or kind.startswith(_TEXT_TYPES) or kind.endswith(("+xml", "+json", "/html"))
 
 
@@ -31,5 +31,5 @@ def no_text_reason(fetch: FetchResult) -> str:
     content_type = fetch.header("content-type")
     if is_pdf(fetch.body, content_type):
         return "the PDF has no text layer (a scanned document?) or cannot be read: its quotes cannot be verified"
-    kind = content_type.split(";")[0].strip() or "of an unknown type"
+    kind = media_type(content_type) or "of an unknown type"
     return f"the page is {kind}, not text: its quotes cannot be verified"

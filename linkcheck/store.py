@@ -354,6 +354,14 @@ class Store:
             f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
 
+    def latest_waybacks(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each source's newest (url, `archive.wayback`), one detail at a time and nothing else of
+        it: for `links`, which would otherwise hold every latest result at once."""
+        for (blob,) in self.db.execute("SELECT d.data FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
+                                       "JOIN details d ON d.id = o.detail_id"):
+            detail = json.loads(_detail(blob))
+            yield detail["url"], detail["archive"]["wayback"]
+
     def results_in_run(self, run_id: int, source_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The results pass `run_id` stored for `source_ids` (read by primary key), by source id."""
         marks = ", ".join("?" * len(source_ids))

@@ -31,11 +31,57 @@ def is_cite(template: Template) -> bool:
 
 
 def param(template: Template, *names: str) -> str:
-    """A parameter's value as plain text ('' when absent)."""
+    """A parameter's value as plain text ('' when absent), templates in it included as the words
+    they show: `quote=The {{convert|5|km}} road` is "The 5 km road", not "The  road"."""
     for name in names:
         if template.has(name):
-            return str(template.get(name).value.strip_code()).strip()
+            return shown_text(template.get(name).value)
     return ""
+
+
+def shown_text(code: Wikicode) -> str:
+    """`code` as a reader sees it. `strip_code` drops every template with its words; here each is
+    first replaced by the text it shows, innermost first (the reverse of the parser's pre-order)."""
+    code = mwparserfromhell.parse(str(code))  # a copy to rewrite
+    for template in reversed(code.filter_templates(recursive=True)):
+        code.replace(template, _template_text(template))
+    return str(code.strip_code()).strip()
+
+
+# Templates that stand for a character or two.
+_SYMBOLS = {"'": "'", "\"'": "\"'", "'\"": "'\"", "=": "=", "!": "|", "nbsp": " ", "ndash": "–", "mdash": "—",
+            "snd": " – ", "spnd": " – ", "spaced ndash": " – ", "spaced en dash": " – ", "dot": " · ",
+            "middot": "·", "bull": " • ", "en dash": "–", "em dash": "—"}
+# Templates that show their first unnamed argument (formatting, abbreviations, links to other wikis).
+_FIRST = {"nowrap", "nobr", "small", "smaller", "big", "larger", "em", "strong", "var", "abbr", "sup", "sub",
+          "smallcaps", "sc", "ill", "interlanguage link", "not a typo", "proper name", "visible anchor", "vanchor",
+          "tooltip", "keypress", "mvar", "math"}
+# Templates whose words are their last unnamed argument ({{lang|fr|texte}}).
+_LAST = {"lang", "transl", "transliteration", "script"}
+# Footnote markers: a reader sees a number in brackets, not their arguments.
+_HIDDEN = {"sfn", "sfnp", "sfnm", "efn", "refn", "r", "rp", "ref label", "note label"}
+_RANGE = {"to", "-", "–", "and", "or", "by", "x", "×", "+/-", "±"}
+
+
+def _template_text(template: Template) -> str:
+    name = str(template.name).strip().lower().replace("_", " ")
+    args = [str(p.value).strip() for p in sorted((p for p in template.params if str(p.name).strip().isdigit()),
+                                                 key=lambda p: int(str(p.name).strip()))]
+    if name in _SYMBOLS or name in _HIDDEN:
+        return _SYMBOLS.get(name, "")
+    if name in ("convert", "cvt") and len(args) >= 2:  # {{convert|5|km}}, {{convert|5|to|10|km}}
+        return " ".join(args[:4] if args[1] in _RANGE and len(args) >= 4 else args[:2])
+    if name == "frac" and args:  # {{frac|2}} ½, {{frac|1|2}} 1/2, {{frac|1|1|2}} 1 1/2
+        return f"1/{args[0]}" if len(args) == 1 else f"{' '.join(args[:-2])} {args[-2]}/{args[-1]}".strip()
+    if name == "sic":  # {{sic|hte}}, {{sic|?|hte}}, {{sic|ex|pr}}: the words as the source spelt them
+        return "".join(a for a in args if a != "?")
+    if name in _FIRST or name.startswith("lang-"):
+        return args[0] if args else ""
+    if name in _LAST:
+        return args[-1] if args else ""
+    # Any other template keeps its unnamed arguments' words rather than losing them silently
+    # ({{cn}}, which has none, shows nothing).
+    return " ".join(args)
 
 
 def _entries(code: Wikicode) -> list[tuple[str, str, str]]:

@@ -82,6 +82,28 @@ def test_snapshot_links_open_a_readable_page(digest_site: Path, capsys: pytest.C
     assert "Intro." in doc.text_content()
 
 
+def test_a_dead_source_links_its_last_good_saved_copy(server: Server, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Once the page is gone, the digest's card still opens what the article cited: the snapshot
+    of the last pass that found the page alive, dated, not the error page (or nothing)."""
+    state = {"code": 200}
+    server.routes["/story"] = lambda h: send(h, state["code"], page("<p>The story as it was cited.</p>"
+                                                                     if state["code"] == 200 else "<p>Gone.</p>"))
+    config = write_config(tmp_path, [{"id": "story", "url": server.url("/story")}])
+    assert run_cli(["check", "--config", str(config)], capsys)[0] == 0
+    state["code"] = 404
+    assert run_cli(["check", "--config", str(config)], capsys)[0] == 1
+    data = json.loads(_report(config, "json", capsys))
+    [card] = data["broke"]
+    good = data["current"][0]
+    assert card["link"] == "dead" and card["snapshot"] and card["saved_before"] and card == card | {
+        "snapshot": good["snapshot"], "saved_before": good["saved_before"]}
+    doc = lxml.html.document_fromstring(_report(config, "html", capsys))
+    [href] = doc.xpath(f"//section[@id='broke']//a[text()='saved copy of {card['saved_before'][:10]}']/@href")
+    readable = (tmp_path / href).read_text()
+    assert "The story as it was cited." in readable and "Gone." not in readable
+
+
 def test_word_diff_marks_only_what_differs() -> None:
     quote, found = word_diff(QUOTE, PAGE)
     assert [t for t, changed in quote if changed] == ["12", "2023"]

@@ -104,6 +104,33 @@ def test_prune_reports_keeps_the_newest_and_latest(tmp_path: Path) -> None:
                            *(f"digest-{s}.html" for s in stamps[-2:])])
 
 
+def test_snapshot_pages_go_with_the_digests_that_link_them(tmp_path: Path) -> None:
+    """reports/pages/ holds the readable snapshot pages digests link (snapshot_page.write_pages):
+    a page no kept digest links is deleted with its digests; one newer than every digest belongs
+    to a digest being written and stays."""
+    import os
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    stamps = [f"2026-11-0{d}T080000Z" for d in range(1, 4)]
+    for n, s in enumerate(stamps):
+        (pages / f"{s}-abc-src{n}.html").write_text("page")
+        (tmp_path / f"digest-{s}.html").write_text(f'<a href="../reports/pages/{s}-abc-src{n}.html">saved copy</a>')
+        (tmp_path / f"digest-{s}.md").write_text(f"[saved copy](https://desk.example/reports/pages/{s}-abc-src{n}.html)")
+        (tmp_path / f"{s}.md").write_text("pass report")
+    (pages / "shared-src9.html").write_text("page")  # linked by the oldest digest and by digest-latest
+    (tmp_path / f"digest-{stamps[0]}.html").write_text('<a href="../reports/pages/shared-src9.html">x</a>')
+    (tmp_path / "digest-latest.html").write_text('<a href="../reports/pages/shared-src9.html">x</a>')
+    (pages / "in-the-making.html").write_text("page")
+    newest = max(p.stat().st_mtime for p in tmp_path.iterdir())
+    for saved in pages.iterdir():
+        os.utime(saved, (newest - 60, newest - 60))
+    os.utime(pages / "in-the-making.html", (newest + 60, newest + 60))
+    removed = prune_reports(tmp_path, 1)
+    assert sorted(p.name for p in pages.iterdir()) == sorted(
+        [f"{stamps[-1]}-abc-src2.html", "shared-src9.html", "in-the-making.html"])
+    assert pages / f"{stamps[0]}-abc-src0.html" in removed and pages / f"{stamps[1]}-abc-src1.html" in removed
+
+
 def test_results_of_the_first_schema_are_migrated(tmp_path: Path) -> None:
     db = SqliteDb(tmp_path / "h.db")
     db.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL "

@@ -162,3 +162,19 @@ def test_notify_urls_are_validated_offline(tmp_path: Path, capsys: pytest.Captur
     path.write_text('[notify]\nurls = ["slak://T1/B2/C3"]\n' + good)
     code, _, err = run_cli(["validate", "--config", str(path)], capsys)
     assert code == 2 and f"{path}:2: [notify] urls" in err and "'slak'" in err
+
+
+def test_a_source_written_with_article_names_it_when_it_breaks(tmp_path: Path) -> None:
+    """`article = ...` in a `[[source]]` table (what `init` writes) reaches the message through
+    `cited_in`, which the config fills from it: there is no source with an article and no citation."""
+    from dataclasses import replace
+
+    from linkcheck.config import parse_config
+    from linkcheck.notify import problems_message
+    config = parse_config({"source": [{"id": "gone", "url": "https://example.org/gone", "article": "a.md",
+                                       "cites": ["2"], "article_line": 7}]}, tmp_path / "sources.toml")
+    [source] = config.sources
+    assert source.cited_in == (Citation("a.md", ("2",), 7),)
+    run, outcome = _run()
+    _, body = problems_message(run, [replace(outcome, source=source)])
+    assert "cited in a.md (note 2)" in body

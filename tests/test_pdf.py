@@ -81,3 +81,19 @@ def test_every_page_is_one_line_so_a_line_index_is_a_page_number(pages: list[lis
     for n, words in enumerate(pages):
         for w in words:
             assert " ".join(w.split()) in lines[n] or not w.strip()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(["application/pdf", "Application/PDF", "APPLICATION/X-PDF"]),
+       st.sampled_from(["", "; name=report.pdf", " ;charset=binary"]))
+def test_a_declared_pdf_is_known_whatever_its_case_and_parameters(kind: str, params: str) -> None:
+    """Media types are case-insensitive and may carry parameters: one parser (`models.media_type`)
+    reads them for the PDF check, the text check and the no-text message alike."""
+    from linkcheck.models import FetchResult
+    from linkcheck.pdf import is_pdf
+    from linkcheck.readable import is_text_type, no_text_reason
+    assert is_pdf(b"not a signature", kind + params)
+    assert not is_text_type(kind + params) and is_text_type("Application/XHTML+XML" + params)
+    image = FetchResult(url="http://x/", final_url="http://x/", status_code=200,
+                        headers=(("Content-Type", "Image/PNG" + params),), body=b"\x89PNG")
+    assert "the page is image/png, not text" in no_text_reason(image)

@@ -143,3 +143,39 @@ def test_a_change_both_altered_and_since_last_check_is_said_once() -> None:
     assert "reads differently now (“taxes” → “rates”)" in message_for("", LinkState.ALIVE, [moved],
                                                                        Drift(DriftState.UNCHANGED), "")
     assert quote_line(moved).endswith("changed since the last check: “taxes” → “rates”")
+
+
+def test_a_single_altered_quote_is_described_once_in_each_report(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The message's account of the altered quote is what the quote's own line says: the text,
+    Markdown and JUnit reports, which list the quotes, show it once; GitHub annotations, which
+    only carry the message, still show it."""
+    import xml.etree.ElementTree as ET
+    _site(server, {"/port": f"<p>{PORT}</p>"})
+    config = write_config(tmp_path, [{"id": "port", "url": server.url("/port"),
+                                      "quotes": ["the port handled 1.5 million containers"]}])
+    for fmt in ("text", "markdown", "github"):
+        code, out, _ = run_cli(["check", "--config", str(config), "--format", fmt, "--no-archive"], capsys)
+        assert code == 1 and out.count("1.5 → 1.2") == 1 and out.count("1.2 million containers") == 1, (fmt, out)
+    code, out, _ = run_cli(["check", "--config", str(config), "--format", "junit", "--no-archive"], capsys)
+    failure = ET.fromstring(out).find(".//failure")
+    assert failure is not None and (failure.text or "").count("1.5 → 1.2") == 1, out
+
+
+def test_only_the_quote_sentences_leave_a_message_above_the_quotes() -> None:
+    from linkcheck.models import Change, Drift, DriftState, LinkState, MatchKind, QuoteMatch
+    from linkcheck.policy import message_for, without_quote_sentences
+    q = QuoteMatch("12 homes; built", MatchKind.ALTERED, 0.9, "15 homes; built", changes=(Change("12", "15"),))
+    changed = Drift(DriftState.CHANGED, 0.5)
+    for link_message, drift, rest in (
+            ("", Drift(DriftState.UNCHANGED), ""),
+            ("moved to http://b/; update the citation", Drift(DriftState.UNCHANGED),
+             "Moved to http://b/; update the citation."),
+            ("", changed, "The main text changed since the last snapshot (similarity 0.50)."),
+            ("moved to http://b/", changed,
+             "Moved to http://b/; the main text changed since the last snapshot (similarity 0.50).")):
+        message = message_for(link_message, LinkState.ALIVE, [q], drift, "")
+        assert "12 → 15" in message
+        assert without_quote_sentences(message, [q]) == rest, message
+    assert without_quote_sentences("Moved to http://b/.", [q]) == "Moved to http://b/."
+    assert without_quote_sentences("known problem: dead", [q]) == "known problem: dead"

@@ -6,13 +6,19 @@ import difflib
 import re
 
 from ..models import MatchKind, QuoteKind, QuoteMatch, SourceOutcome, Status
-from ..policy import UNVERIFIED, changes_text, news_of
+from ..policy import UNVERIFIED, changes_text, news_of, without_quote_sentences
 
 ICON = {Status.OK: "✅", Status.WARNING: "⚠️", Status.BROKEN: "❌"}
 
 
 def could_not_verify(o: SourceOutcome) -> bool:
     return o.status is not Status.BROKEN and any(p in UNVERIFIED for p in o.problems)
+
+
+def message_above_quotes(o: SourceOutcome) -> str:
+    """The source's message for a report that lists its quotes under it: without the sentences
+    those quote lines say again (a single altered quote would otherwise be described twice)."""
+    return without_quote_sentences(o.message, o.quotes)
 
 
 def quote_line(q: QuoteMatch, limit: int = 200) -> str:

@@ -1,6 +1,7 @@
 """Every pass leaves its reports under reports/: `<time>.md` and `<time>.json`, and
 `latest.md` / `latest.json` beside them, each written atomically. Only the newest
-`[history] reports_keep` timestamped reports (and digests) are kept."""
+`[history] reports_keep` timestamped reports (and digests) are kept, and the readable snapshot
+pages under reports/pages/ that the kept digests link."""
 
 from __future__ import annotations
 
@@ -48,4 +49,28 @@ def prune_reports(folder: Path, keep: int) -> list[Path]:
             for path in stamps[old]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
+    return removed + _prune_pages(folder)
+
+
+_PAGE_LINK_RE = re.compile(r"pages/([\w.%-]+\.html)")
+
+
+def _prune_pages(folder: Path) -> list[Path]:
+    """Delete the readable snapshot pages (pages/, see snapshot_page) that no digest left in
+    `folder` links. A page written after the newest digest is kept: its digest is being written
+    (pages go first), perhaps by another process."""
+    pages = sorted(folder.glob("pages/*.html"))
+    if not pages:
+        return []
+    linked: set[str] = set()
+    newest = 0.0
+    for path in folder.glob("*"):
+        stamped = _STAMPED_RE.match(path.name)
+        if path.suffix in (".html", ".md") and not (stamped and not stamped.group(1)) and path.name != "latest.md":
+            # every digest, however named (`report --output`); not the pass reports, which link none
+            linked.update(_PAGE_LINK_RE.findall(path.read_text(encoding="utf-8", errors="replace")))
+            newest = max(newest, path.stat().st_mtime)
+    removed = [page for page in pages if page.name not in linked and page.stat().st_mtime <= newest]
+    for page in removed:
+        page.unlink(missing_ok=True)
     return removed

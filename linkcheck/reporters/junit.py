@@ -7,13 +7,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 from ..models import CheckRun, SourceOutcome, Status
-from .common import could_not_verify, quote_line
+from .common import could_not_verify, message_above_quotes, quote_line
 
 
 def _details(o: SourceOutcome) -> str:
     lines = [f"{o.source.url} → {o.link.value}" + (f" (HTTP {o.http_status})" if o.http_status else "")]
-    if o.message:
-        lines.append(o.message)
+    if message := message_above_quotes(o):
+        lines.append(message)
     lines += [quote_line(q, 300) for q in o.quotes]
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from ..models import CheckRun, SourceOutcome, Status
 from ..storage import is_url
-from .common import ICON, md_escape, plural, quote_line
+from .common import ICON, md_escape, message_above_quotes, plural, quote_line
 
 
 def render(run: CheckRun) -> Iterator[str]:
@@ -33,8 +33,8 @@ def _lines(run: CheckRun) -> Iterator[str]:
         yield from ["", "## Needs a look", ""]
     for o in _ranked(run, (Status.BROKEN, Status.WARNING)):
         yield from [f"### {ICON[o.status]} {md_escape(o.source.id)}", "", f"<{o.source.url}>", ""]
-        if o.message:
-            yield from [md_escape(o.message), ""]
+        if message := message_above_quotes(o):
+            yield from [md_escape(message), ""]
         for q in o.quotes:
             yield f"- {md_escape(quote_line(q, 300))}"
         for _quote, before, after in o.drift.quote_changes:

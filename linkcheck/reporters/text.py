@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..models import CheckRun, MatchKind, SourceOutcome, Status
-from .common import could_not_verify, plural, quote_line
+from .common import could_not_verify, message_above_quotes, plural, quote_line
 
 _COLOURS = {Status.OK: "\033[32m", Status.WARNING: "\033[33m", Status.BROKEN: "\033[31m"}
 _RESET = "\033[0m"
@@ -30,8 +30,8 @@ def render(run: CheckRun, colour: bool = False) -> Iterator[str]:
         label = o.status.value.upper()
         label = f"{_COLOURS[o.status]}{label:<7}{_RESET}" if colour else f"{label:<7}"
         yield f"{label} {o.source.id}  {reason(o)}  {o.source.url}\n"
-        if o.status is not Status.OK and o.message:
-            yield f"        {o.message}\n"
+        if o.status is not Status.OK and (message := message_above_quotes(o)):
+            yield f"        {message}\n"
         if o.status is not Status.OK:
             for q in o.quotes:
                 if q.match is not MatchKind.UNVERIFIABLE:
