@@ -354,9 +354,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     with Store.open(config.database, migrate=False) as store:
         applied = [f"applied migration {name}" for name in store.migrate()]
         if isinstance(config.database, str):
-            from .distribute import migrate_queue
+            from .queue_schema import migrate_queue
 
-            applied += filter(None, [migrate_queue(store, config.database)])
+            applied += migrate_queue(store)
     for line in applied:
         print(line)
     if not applied:

@@ -15,7 +15,6 @@ A job carries `schema` (JOB_SCHEMA): a worker refuses jobs newer than the code i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,14 +24,16 @@ from .durations import now_utc, stamp
 from .errors import ConfigError
 from .models import CheckRun, Source, Tally
 from .outcomes import pass_outcomes
+from .queue_schema import check_queue
 from .store import RunEnd, Store
 
 if TYPE_CHECKING:
     import procrastinate
 
-JOB_SCHEMA = 1  # bump when a job's arguments change meaning; older workers then refuse the job
+JOB_SCHEMA = 2  # bump when a job's arguments change meaning; older workers then refuse the job
+# (2: the archive job names its pass, and replays and rewrites that pass's captures)
 TASK = "linkcheck.check_sources"
-ARCHIVE = "linkcheck.archive"  # the Wayback work of the newest results: one job at a time, at most one waiting
+ARCHIVE = "linkcheck.archive"  # the Wayback work of one pass: one job at a time (a lock of its own)
 QUEUE = "linkcheck"
 POLL = 0.25  # seconds between two looks at the pass's progress
 
@@ -51,30 +52,16 @@ def queue_app(url: str) -> procrastinate.App:
     return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
 
 
-def migrate_queue(store: Store, url: str) -> str | None:
-    """Create procrastinate's tables beside history when they are missing; returns what was done.
-    (Upgrading them to a newer procrastinate is its own `procrastinate schema` migrations' job.)"""
-    if store.db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
-        return None
-    import procrastinate
-
-    async def apply() -> None:
-        app = queue_app(url)
-        async with app.open_async():
-            await app.schema_manager.apply_schema_async()
-
-    asyncio.run(apply())
-    return f"created the job queue's tables (procrastinate {procrastinate.__version__})"
-
-
 async def distributed_pass(config: Config, sources: Sequence[Source], store: Store, *, archive: bool = True,
                            progress: Callable[[int, int], None] | None = None, partial: bool = False,
                            notice: Callable[[str], None] | None = None) -> CheckRun:
     """Enqueue `sources` for the workers, wait for their outcomes, complete the pass. Sources whose
     job failed for good (see the workers' logs) have no outcome, and the pass is then partial.
-    Check jobs do not archive (they report the capture history knows of): with `archive`, an
-    archive job follows the pass, which one worker at a time drains at the archive's rate."""
+    Check jobs queue their sources' archive work and report the capture history knows of: with
+    `archive`, the pass's archive job follows (drain, replays, the stored captures rewritten, as a
+    local pass's archive step), and the pass waits for it as a local pass waits for its own."""
     url = database_url(config, "check --distribute")
+    check_queue(store, "`check --distribute`")
     started = stamp(now_utc())
     run_id = store.begin_run(started)
     ids = [s.id for s in sources]
@@ -91,7 +78,7 @@ async def distributed_pass(config: Config, sources: Sequence[Source], store: Sto
                 await app.job_manager.cancel_job_by_id_async(job_id)
             raise
         if archive and config.archive.wayback:
-            await _defer_archive(app)
+            await _archive(app, store, run_id, config, notice)
     total = store.count_in_run(run_id)
     outcomes = pass_outcomes(store, run_id, sources, total)
     tally = Tally.of(outcomes)  # one read of the pass, source by source: no outcome is held
@@ -101,12 +88,23 @@ async def distributed_pass(config: Config, sources: Sequence[Source], store: Sto
     return CheckRun(started, finished, outcomes, tally)
 
 
-async def _defer_archive(app: procrastinate.App) -> None:
-    from procrastinate.exceptions import AlreadyEnqueued
-
-    with contextlib.suppress(AlreadyEnqueued):  # one already waits: it will read these results too
-        await app.configure_task(ARCHIVE, queue=QUEUE, lock=ARCHIVE, queueing_lock=ARCHIVE).defer_async(
-            schema=JOB_SCHEMA)
+async def _archive(app: procrastinate.App, store: Store, run_id: int, config: Config,
+                   notice: Callable[[str], None] | None) -> None:
+    """Defer the pass's archive job and wait for it up to `[archive] timeout` (what the job itself
+    takes at most) plus `stalled_after` for a worker to take it. Past that the reports show the
+    captures as queued; the job still rewrites them in history (`links`, the digest, `fix`)."""
+    job_id = await app.configure_task(ARCHIVE, queue=QUEUE, lock=ARCHIVE).defer_async(schema=JOB_SCHEMA,
+                                                                                         run=run_id)
+    deadline = time.monotonic() + config.archive.timeout + config.workers.stalled_after
+    # Successful jobs are deleted (`delete_jobs="successful"`): a missing row is a finished job.
+    while store.db.execute("SELECT 1 FROM procrastinate_jobs WHERE id = ? AND status IN ('todo', 'doing')",
+                           (job_id,)).fetchone():
+        if time.monotonic() >= deadline:
+            if notice:
+                notice(f"the pass's archive job ({job_id}) is still waiting or running: this report shows "
+                       "captures as they stood; history gets its captures when it ends")
+            return
+        await asyncio.sleep(POLL)
 
 
 async def _wait(app: procrastinate.App, store: Store, run_id: int, total: int, config: Config,

@@ -16,7 +16,9 @@ import signal
 from .daemon import Daemon
 from .distribute import database_url, queue_app
 from .errors import ConfigError
+from .queue_schema import check_queue
 from .schedule import interval_seconds
+from .store import Store
 
 QUEUE = "linkcheck-schedule"
 PASS, DIGEST = "linkcheck.scheduled_pass", "linkcheck.scheduled_digest"
@@ -44,6 +46,8 @@ def as_cron(spec: str, key: str) -> str:
 async def run_periodic(daemon: Daemon) -> int:
     config = daemon.config
     url = database_url(config, "the daemon's shared schedule")
+    with Store.open(url, migrate=False) as store:
+        check_queue(store, "starting the daemon")
     crons = {"check": as_cron(config.schedule.check, "check"), "report": as_cron(config.schedule.report, "report")}
     app = queue_app(url)
 

@@ -23,7 +23,6 @@ from .analyse import Analysis, CpuPool
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
 from .archive.snapshots import Written, stored_snapshot, write_snapshot
-from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
@@ -97,7 +96,7 @@ class Assessed:
 
     @property
     def job(self) -> Job:
-        return archive_job(archive_url(self.source.url), self.link, self.drift.state, self.source.quotes, self.quotes)
+        return archive_job(self)
 
 
 def _quotes_key(source: Source, config: Config) -> str:
@@ -345,16 +344,8 @@ class _Pass:
         self._add(record)
 
     def _settle(self, captures: dict[str, Capture]) -> None:
-        """Captures the archive's drain or replays changed: the stored results follow (their
-        status does not: a capture never changes a verdict)."""
-        changed = [s for s in self.sources if archive_url(s.url) in captures]
-        for o in stored_outcomes(self.store, self.run_id, changed):  # each chunk read whole: writes may follow
-            new = captures[archive_url(o.source.url)]
-            if new == o.capture:
-                continue
-            problems = (*(p for p in o.problems if p != "archive-failed"),
-                        *(("archive-failed",) if new.state is CaptureState.FAILED else ()))
-            self._add(Record(outcome_dict(replace(o, capture=new, problems=problems)), stamp(now_utc()), None))
+        for record in recaptured(self.store, self.run_id, self.sources, captures):
+            self._add(record)
 
     def _add(self, record: Record) -> None:
         self.batch.append(record)
@@ -365,6 +356,20 @@ class _Pass:
     def flush(self, end: RunEnd | None = None) -> None:
         self.store.save_batch(self.run_id, self.batch, end)
         self.batch, self.batch_text = [], 0
+
+
+def recaptured(store: Store, run_id: int, sources: Sequence[Source],
+               captures: dict[str, Capture]) -> Iterator[Record]:
+    """Captures the archive's drain or replays changed: pass `run_id`'s stored results follow
+    (their status does not: a capture never changes a verdict). Records to save in that pass."""
+    changed = [s for s in sources if archive_url(s.url) in captures]
+    for o in stored_outcomes(store, run_id, changed):  # each chunk read whole: writes may follow
+        new = captures[archive_url(o.source.url)]
+        if new == o.capture:
+            continue
+        problems = (*(p for p in o.problems if p != "archive-failed"),
+                    *(("archive-failed",) if new.state is CaptureState.FAILED else ()))
+        yield Record(outcome_dict(replace(o, capture=new, problems=problems)), stamp(now_utc()), None)
 
 
 async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
@@ -379,8 +384,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
         deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
         session = None
         if archive and config.archive.wayback:
-            session = ArchiveSession(Wayback(client, config.archive, keys_from_env()), store, config.archive,
-                                     now_utc(), config.policy.min_quote_score)
+            session = ArchiveSession.of(config, client, store)
         off = "archiving is off (--no-archive)" if config.archive.wayback else \
             "archiving is off (archive.wayback = false)"
         work = _Pass(config, sources, deps, store, run_id, session, off, progress)

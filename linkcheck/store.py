@@ -99,7 +99,10 @@ def _m2_compact_history(db: Db) -> None:
     db.execute("DROP TABLE results")
 
 
-_LATEST = "INSERT INTO latest VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE SET run_id = excluded.run_id"
+# Never back to an older pass: the archive job of a distributed pass rewrites its pass's results,
+# maybe after a newer pass stored its own.
+_LATEST = ("INSERT INTO latest VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE SET run_id = excluded.run_id "
+           "WHERE latest.run_id <= excluded.run_id")
 
 _SNAPSHOT_ID = "(SELECT rowid FROM snapshots WHERE path = ?)"
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import random
 import signal
 import sys
-import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -36,19 +36,18 @@ from typing import Any
 import httpx
 
 from .analyse import CpuPool
-from .archive.queue import Queue
-from .archive.runner import Drain, Job, archive_url, settings_key, stored_capture
+from .archive.runner import Job, archive_job, stored_capture
 from .archive.session import ArchiveSession
-from .archive.wayback import Wayback, keys_from_env
 from .config import Config, load_config
 from .daemon import Log
 from .db import unreachable_as
 from .distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
-from .durations import now_utc
 from .errors import ConfigError, HistoryUnavailable
 from .fetch import Fetcher, open_client
 from .models import Capture
-from .pipeline import Deps, check_one
+from .outcomes import stored_outcomes
+from .pipeline import BATCH, Deps, check_one, recaptured
+from .queue_schema import check_queue
 from .store import MIGRATIONS, Store
 
 
@@ -133,6 +132,7 @@ class Worker:
             if missing > 0:
                 raise ConfigError(f"the history database lacks {missing} migration(s) this linkcheck needs: "
                                   "run `linkcheck migrate` (once, from any machine) and start the worker again.")
+            check_queue(store, "starting workers")
             slots = HostSlots(self.url, self.config.fetch.per_host)
             cpu = CpuPool(self.config.fetch.workers)
             try:
@@ -152,9 +152,7 @@ class Worker:
             """Queued on the archive queue (history's `captures`), which the archive job drains."""
             if not self.config.archive.wayback:
                 return stored_capture(store, job.url, "archiving is off (archive.wayback = false)")
-            session = ArchiveSession(Wayback(client, self.config.archive, keys_from_env()), store,
-                                     self.config.archive, now_utc(), self.config.policy.min_quote_score)
-            return session.capture(job)
+            return ArchiveSession.of(self.config, client, store).capture(job)
 
         async def guarded(job: Awaitable[None]) -> None:
             try:
@@ -172,8 +170,8 @@ class Worker:
             await guarded(self._check(store, deps, archive, schema, run, sources))
 
         @app.task(name=ARCHIVE, queue=QUEUE, retry=retry)
-        async def archive_latest(schema: int, **_: Any) -> None:
-            await guarded(self._archive(store, client, schema))
+        async def archive_latest(schema: int, run: int | None = None, **_: Any) -> None:
+            await guarded(self._archive(store, client, schema, run))
 
         async with app.open_async():
             self.log("started", config=str(self.config.path), concurrency=self.concurrency, pid=os.getpid())
@@ -205,16 +203,24 @@ class Worker:
                      "upgrade linkcheck on this machine; the job goes back to the queue")
             raise JobTooNew(f"job schema {schema} > {JOB_SCHEMA}")
 
-    async def _archive(self, store: Store, client: httpx.AsyncClient, schema: int) -> None:
-        """Drain the archive queue the check jobs filled, as the daemon does between passes (the
-        drain's pacers are the archive's rate; `[archive] timeout` bounds it; what is left waits
-        in history for the next archive job). Only one such job runs at a time, anywhere."""
+    async def _archive(self, store: Store, client: httpx.AsyncClient, schema: int, run: int | None) -> None:
+        """The archive step of pass `run` (a job queued before passes were named: the newest),
+        whose check jobs queued its sources' archive work: drained at the archive's rate, the
+        captures replayed and the pass's stored results rewritten, by the same code as a local
+        pass's (`ArchiveSession.finish`, `pipeline.recaptured`), under `[archive] timeout`; what
+        is left waits in history for the next one. Only one such job runs at a time, anywhere."""
         self._refuse_newer(schema)
-        settings, keys = self.config.archive, keys_from_env()
-        drain = Drain(Wayback(client, settings, keys), Queue(store), settings, settings_key(settings, keys))
-        worked = await drain.run(time.monotonic() + settings.timeout,
-                                 {archive_url(s.url) for s in self.config.sources})
-        self.log("archived", worked=worked)
+        if run is None:
+            run = int(store.db.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0])
+        sources = self.config.sources
+        session = ArchiveSession.of(self.config, client, store)
+        for outcome in stored_outcomes(store, run, sources):
+            session.add(archive_job(outcome))
+        captures = await session.finish()
+        records = recaptured(store, run, sources, captures)
+        while batch := list(itertools.islice(records, BATCH)):
+            store.save_batch(run, batch)
+        self.log("archived", run=run, sources=len(session.jobs))
 
     async def _check(self, store: Store, deps: Deps, archive: Callable[[Job], Awaitable[Capture]], schema: int,
                      run: int, sources: list[str]) -> None:

@@ -22,8 +22,9 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import Server, check_json, page, run_cli, send, write_config
+from fakewayback import NOW_TS, FakeWayback, Row
 
-from linkcheck.distribute import QUEUE, TASK, queue_app
+from linkcheck.distribute import JOB_SCHEMA, QUEUE, TASK, queue_app
 
 N = int(os.environ.get("LINKCHECK_CLUSTER_SOURCES", "300"))  # the issue's 2,000: LINKCHECK_CLUSTER_SOURCES=2000
 HELD = 12  # the source whose request hangs until the worker holding it has been killed
@@ -195,7 +196,7 @@ def test_a_job_of_a_newer_schema_is_refused_and_kept(tmp_path: Path, postgres: s
     procs.append(worker := _linkcheck("worker", "--config", str(config), log=log, cwd=tmp_path))
     _until("the refusal", lambda: "job-refused" in log.read_text())
     assert _stop(worker) == 0
-    assert "the job's schema 99 is newer than this worker's 1: upgrade linkcheck" in log.read_text()
+    assert f"the job's schema 99 is newer than this worker's {JOB_SCHEMA}: upgrade linkcheck" in log.read_text()
     with psycopg.connect(postgres) as db:
         status, attempts = db.execute("SELECT status, attempts FROM procrastinate_jobs WHERE id = %s",
                                       (job_id,)).fetchone() or ("", 0)
@@ -254,8 +255,6 @@ def test_two_daemons_run_each_scheduled_pass_once(server: Server, tmp_path: Path
 def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_path: Path, postgres: str,
                                                            procs: list[subprocess.Popen[bytes]],
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from test_wayback import NOW_TS, FakeWayback
-
     wayback = FakeWayback(Server())
     wayback.server.fallback = wayback.handle
     try:
@@ -273,17 +272,10 @@ def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_p
         code, out, err = run_cli(["check", "--config", str(config), "--distribute", "--format", "json"], capsys)
         assert code == 1, err
         first = {s["id"]: s["archive"]["wayback"] for s in json.loads(out)["sources"]}
-        assert first["page"]["state"] == "queued"  # the check job queued it; the archive job saves it
-
-        def archived() -> bool:
-            with psycopg.connect(postgres) as db:
-                return db.execute("SELECT state FROM captures WHERE url = %s", (server.url("/page"),)
-                                  ).fetchone() == ("saved",)
-
-        _until("the archive job", archived)
+        assert first["page"]["state"] == "saved"  # the check job queued it; the pass waited for the archive job
         assert wayback.saves == [server.url("/page")]  # once, by one worker; never the dead page
         logs = (tmp_path / "w0.log").read_text() + (tmp_path / "w1.log").read_text()
-        assert logs.count("archived worked=") == 1  # one archive job, on one of the workers
+        assert logs.count("archived run=") == 1  # one archive job, on one of the workers
         code, out, _ = run_cli(["check", "--config", str(config), "--distribute", "--format", "json"], capsys)
         second = {s["id"]: s["archive"]["wayback"] for s in json.loads(out)["sources"]}
         assert second["page"]["url"] == f"{wayback.base}/web/{NOW_TS}/{server.url('/page')}"  # the next pass shows it
@@ -292,6 +284,49 @@ def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_p
         assert wayback.saves == [server.url("/page")]  # and saves nothing again
     finally:
         wayback.server.close()
+
+
+def _seed(wayback: FakeWayback, url: str) -> None:
+    """A fresh archive holding one capture of `url`, made today, that lacks the page's quote."""
+    wayback.rows, wayback.archived, wayback.saves, wayback.replays = {url: [Row(NOW_TS)]}, {}, [], []
+    wayback.archived[(url, NOW_TS)] = "<p>What the page said before it was cited.</p>"
+
+
+def test_a_distributed_pass_verifies_captures_as_a_local_pass_does(
+        server: Server, wayback: FakeWayback, tmp_path: Path, postgres: str,
+        procs: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]) -> None:
+    quote = "Cited words."
+    for name in ("saved", "kept"):
+        server.routes[f"/{name}"] = lambda h: send(h, 200, page(f"<p>{quote}</p>"))
+    server.routes["/gone"] = lambda h: send(h, 404, "gone")
+    sources = [{"id": name, "url": server.url(f"/{name}"), "quotes": [quote]} for name in ("saved", "kept", "gone")]
+    archive = {"wayback": True, "wayback_url": wayback.base, "lookups_per_minute": 6000, "saves_per_minute": 6000}
+    reports, links = {}, {}
+    for name, database in (("local", "linkcheck.db"), ("cluster", postgres)):
+        _seed(wayback, server.url("/kept"))
+        (tmp_path / name).mkdir()
+        config = write_config(tmp_path / name, sources, archive=archive, history={"database": database},
+                              workers={"heartbeat": "1s", "stalled_after": "3s"})
+        if name == "cluster":
+            assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+            procs.append(_linkcheck("worker", "--config", str(config), log=tmp_path / "w.log", cwd=tmp_path))
+        code, out, err = run_cli(["check", "--config", str(config), "--format", "json",
+                                  *(["--distribute"] if name == "cluster" else [])], capsys)
+        assert code == 1, err
+        reports[name] = {s["id"]: s["archive"]["wayback"] for s in json.loads(out)["sources"]}
+        links[name] = run_cli(["links", "--config", str(config), "--format", "markdown"], capsys)[1]
+        assert wayback.saves == [server.url("/saved")] and len(wayback.replays) == 2
+    cluster = reports["cluster"]
+    assert cluster == reports["local"] and links["cluster"] == links["local"]
+    assert cluster["saved"]["state"] == "saved" and cluster["saved"]["verified"] is True  # replayed: holds the quote
+    assert cluster["kept"]["state"] == "existing" and cluster["kept"]["verified"] is False
+    assert "lacks 1 of the quotes found live" in cluster["kept"]["message"]
+    with psycopg.connect(postgres) as db:  # in history too, for `links`, the digest and `fix`
+        verified: dict[str, int] = dict(db.execute("SELECT url, verified FROM captures "
+                                                   "WHERE verified IS NOT NULL").fetchall())
+        stored = db.execute("SELECT count(*) FROM capture_holds WHERE verified = 1").fetchone()
+    assert verified == {server.url("/saved"): 1, server.url("/kept"): 0} and stored == (1,)
+    assert f"/web/{NOW_TS}/{server.url('/saved')}" in links["cluster"]
 
 
 def test_a_worker_cut_off_from_its_database_comes_back(server: Server, tmp_path: Path, postgres: str,

@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ..adapters.twitter import tweet_url
 from ..config import ArchiveSettings, Config
 from ..durations import now_utc, parse_stamp, stamp
-from ..models import Capture, CaptureState, DriftState, LinkState, MatchKind, Quote, QuoteMatch
+from ..models import Capture, CaptureState, Drift, DriftState, LinkState, MatchKind, Quote, QuoteMatch, Source
 from ..store import Store
 from .answers import Answer, Kind, names_recent
 from .queue import WAITING, Entry, Queue
@@ -52,11 +53,25 @@ def archive_url(url: str) -> str:
     return tweet_url(url) or url
 
 
-def archive_job(url: str, link: LinkState, drift: DriftState, quotes: tuple[Quote, ...],
-                matches: tuple[QuoteMatch, ...]) -> Job:
+class Judged(Protocol):
+    """A judged source: `pipeline.Assessed` as a pass judges it, or `SourceOutcome` as history
+    stores it (the archive job of a distributed pass reads it back)."""
+
+    @property
+    def source(self) -> Source: ...
+    @property
+    def link(self) -> LinkState: ...
+    @property
+    def drift(self) -> Drift: ...
+    @property
+    def quotes(self) -> tuple[QuoteMatch, ...]: ...
+
+
+def archive_job(judged: Judged) -> Job:
     """The archive's view of one judged source: the seam a (streaming) pass calls per source."""
-    return Job(url, link, drift is DriftState.CHANGED, quotes,
-               frozenset(m.text for m in matches if m.match in HELD),
+    matches = judged.quotes
+    return Job(archive_url(judged.source.url), judged.link, judged.drift.state is DriftState.CHANGED,
+               judged.source.quotes, frozenset(m.text for m in matches if m.match in HELD),
                frozenset(m.text for m in matches if m.match in (MatchKind.MISSING, MatchKind.ALTERED)),
                any(m.lost for m in matches))
 

@@ -12,12 +12,15 @@ import asyncio
 import time
 from datetime import datetime
 
-from ..config import ArchiveSettings
+import httpx
+
+from ..config import ArchiveSettings, Config
+from ..durations import now_utc
 from ..models import Capture
 from ..store import Store
 from .queue import Queue
 from .runner import Drain, Job, enqueue, for_readers, merge, settings_key, verify_all
-from .wayback import Wayback
+from .wayback import Wayback, keys_from_env
 
 
 class ArchiveSession:
@@ -28,11 +31,24 @@ class ArchiveSession:
         self.key = settings_key(settings, wayback.keys)
         self.jobs: dict[str, Job] = {}  # one small job per cited URL (no page text)
 
-    def capture(self, job: Job) -> Capture:
-        """Queue `job` (merged with the pass's earlier jobs for the same URL)."""
+    @classmethod
+    def of(cls, config: Config, client: httpx.AsyncClient, store: Store) -> ArchiveSession:
+        """A session for a pass starting now, with `config`'s archive settings and Wayback keys."""
+        return cls(Wayback(client, config.archive, keys_from_env()), store, config.archive, now_utc(),
+                   config.policy.min_quote_score)
+
+    def add(self, job: Job) -> Job:
+        """Count `job` in what `finish` drains and replays (merged with the session's earlier jobs
+        for the same URL), without queueing it: the archive job of a distributed pass adds the
+        jobs its check jobs queued."""
         if job.url in self.jobs:
             job = merge([self.jobs[job.url], job])[job.url]
         self.jobs[job.url] = job
+        return job
+
+    def capture(self, job: Job) -> Capture:
+        """Queue `job` (merged with the pass's earlier jobs for the same URL)."""
+        job = self.add(job)
         rows = enqueue(self.queue, {job.url: job}, self.settings, self.key, self.now)
         return for_readers(self.queue, job, rows.get(job.url))
 
