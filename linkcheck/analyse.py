@@ -15,7 +15,6 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from .archive.snapshots import Written, write_snapshot
 from .drift import text_hash
@@ -23,6 +22,7 @@ from .match import match_quotes, unverifiable
 from .models import FetchResult, LinkState, MatchKind, PageText, Quote, QuoteMatch
 from .pdf import with_pages
 from .readable import no_text_reason, page_text
+from .storage import Storage
 from .store import packed
 from .verdict import Verdict, classify
 
@@ -72,10 +72,9 @@ def analyse(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], 
 class SnapshotTask:
     """Writing a page's WARC: what `write_snapshot` needs besides the fetch and the findings."""
 
-    root: Path
     source_id: str
     user_agent: str
-    folder: Path
+    storage: Storage
 
 
 def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,
@@ -88,8 +87,7 @@ def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], mi
     meta = {"source": snapshot.source_id, "url": fetch.url, "text_hash": analysis.text_hash,
             "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
-    return analysis, write_snapshot(snapshot.root, snapshot.source_id, fetch, meta, snapshot.user_agent,
-                                    snapshot.folder)
+    return analysis, write_snapshot(snapshot.source_id, fetch, meta, snapshot.user_agent, snapshot.storage)
 
 
 class CpuPool:
@@ -116,7 +114,7 @@ class CpuPool:
         args = (fetch, page, tuple(quotes), min_score, tuple(recent), snapshot)
         if self._pool is not None and page is None and fetch.error is None:
             return await asyncio.get_running_loop().run_in_executor(self._pool, judge, *args)
-        if len(fetch.body) > _IN_THREAD:
+        if len(fetch.body) > _IN_THREAD or (snapshot and not snapshot.storage.local):  # parsing, or a bucket
             return await asyncio.to_thread(judge, *args)
         return judge(*args)
 

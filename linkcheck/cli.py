@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     _article_arg(p, "fix only these articles")
     p.add_argument("--dry-run", action="store_true", help="print a unified diff and change nothing")
 
-    p = sub.add_parser("prune", help="remove old unchanged local snapshots",
+    p = sub.add_parser("prune", help="remove old unchanged snapshots",
                        description="Keep the newest N snapshots of each source and every changed version.")
     _config_arg(p)
     p.add_argument("--keep", type=int, required=True, metavar="N", help="newest snapshots kept per source")
@@ -299,7 +299,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.output and args.format != "json":  # readable pages of the snapshots, beside the digest
-        digest = write_pages(digest, config.root, args.output.parent / "pages")
+        digest = write_pages(digest, config.snapshot_storage, args.output.parent / "pages")
     if args.article:  # the other articles citing the same sources are not this editor's
         from .publication import relative_article
 

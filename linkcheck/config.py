@@ -33,6 +33,7 @@ from .settings import (
     TwitterSettings,
     WorkerSettings,
 )
+from .storage import location_problem as storage_problem
 from .tomllines import Errors, KeyLines, toml_error
 
 # The settings are defined in settings.py; callers keep importing them from here.
@@ -146,12 +147,28 @@ def _fail_on(v: Any) -> tuple[str, ...]:
 
 
 def _snapshot_folder(v: Any) -> str:
-    v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots"')(v)
-    if not v.strip():
-        raise ValueError("expected a folder, got an empty string")
-    if "://" in v:
-        raise ValueError(f"{v!r} is a URL; snapshots go to a folder (mount shared storage on every worker)")
+    v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots", or a URL such as "s3://bucket/prefix"')(v)
+    problem = storage_problem(v)
+    if problem:
+        raise ValueError(problem)
     return str(v)
+
+
+_CREDENTIAL_WORDS = {"key", "secret", "token", "password", "passwd", "credentials", "sas"}
+
+
+def _storage_options(v: Any, where: str = "") -> dict[str, Any]:
+    """fsspec's options for the snapshot URL's backend (endpoint, region...), never its credentials."""
+    if not isinstance(v, dict):
+        raise ValueError(f'expected a table such as {{ endpoint_url = "https://minio.example.org" }}, got {v!r}')
+    for key, value in v.items():
+        if _CREDENTIAL_WORDS & set(key.lower().split("_")):
+            raise ValueError(f"{where + key!r} looks like a credential, and credentials never go in the config: the "
+                             "backend reads its usual environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                             "~/.aws for s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://)")
+        if isinstance(value, dict):
+            _storage_options(value, f"{where}{key}.")
+    return dict(v)
 
 
 def _database(v: Any) -> str:
@@ -250,6 +267,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
     }),
     "snapshots": (SnapshotSettings, {
         "path": ("path", _snapshot_folder),
+        "storage_options": ("storage_options", _storage_options),
     }),
     "workers": (WorkerSettings, {
         "batch": ("batch", _positive(int, "a whole number")),

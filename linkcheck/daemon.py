@@ -187,7 +187,7 @@ class Daemon:
                                   snapshot_prefix=config.report.base_url or "../")
             name = digest.until.replace(":", "")
             folder = config.root / "reports"
-            digest = write_pages(digest, config.root, folder / "pages")
+            digest = write_pages(digest, config.snapshot_storage, folder / "pages")
             paths = [folder / f"digest-{name}.md", folder / f"digest-{name}.html"]
             atomic_write(paths[0], render_digest("markdown", digest))
             atomic_write(paths[1], render_digest("html", digest))

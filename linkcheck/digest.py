@@ -13,6 +13,7 @@ from typing import Any
 from .config import Config
 from .durations import stamp
 from .models import SEVERITY
+from .storage import href
 from .store import Store
 
 UNVERIFIABLE_LINKS = ("unreachable", "blocked", "refused")
@@ -54,7 +55,7 @@ class Item:
         if self.page:
             found.append((saved, snapshot_prefix + self.page))
         elif self.snapshot:
-            found.append((f"{saved} (WARC)", snapshot_prefix + self.snapshot))
+            found.append((f"{saved} (WARC)", href(snapshot_prefix, self.snapshot)))
         if self.wayback:
             found.append(("Wayback copy", self.wayback))
         return found

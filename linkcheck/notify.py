@@ -15,6 +15,7 @@ from .config import NotifySettings
 from .digest import Digest
 from .models import CheckRun, SourceOutcome
 from .reporters.common import plural
+from .storage import href, is_url
 
 
 def webhook_url(url: str) -> str:
@@ -76,8 +77,8 @@ def evidence(o: SourceOutcome, base_url: str) -> list[str]:
     out = [f"[live page]({o.source.url})"]
     if o.capture.url:
         out.append(f"[Wayback copy]({o.capture.url})")
-    if o.snapshot and base_url:
-        out.append(f"[snapshot]({base_url}{o.snapshot})")
+    if o.snapshot and (base_url or is_url(o.snapshot)):
+        out.append(f"[snapshot]({href(base_url, o.snapshot)})")
     return out
 
 

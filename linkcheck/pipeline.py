@@ -139,8 +139,9 @@ async def _read(source: Source, deps: Deps, prior: Prior, key: str) -> tuple[Fet
             return fetch, _reused(prior.last), None
     stored = task = None
     if fetch.error is None and fetch.raw and not canonical:
-        stored = stored_snapshot(config.root, fetch, lambda digest: deps.store.snapshot_for_digest(source.id, digest))
-        task = None if stored else SnapshotTask(config.root, source.id, config.fetch.user_agent, config.snapshots_dir)
+        storage = config.snapshot_storage
+        stored = await stored_snapshot(storage, fetch, lambda digest: deps.store.snapshot_for_digest(source.id, digest))
+        task = None if stored else SnapshotTask(source.id, config.fetch.user_agent, storage)
     analysis, written = await deps.cpu.judge(fetch, page, source.quotes, config.policy.min_quote_score, prior.recent,
                                              task)
     return fetch, analysis, stored or written

@@ -1,4 +1,4 @@
-"""`linkcheck prune --keep N`: remove old local snapshots whose main text did not change.
+"""`linkcheck prune --keep N`: remove old snapshots whose main text did not change.
 
 Kept for each source: the newest N snapshots, and the first snapshot of every distinct main
 text (every changed version). History rows that pointed at a removed file point at the kept
@@ -35,6 +35,5 @@ def prune(config: Config, keep: int) -> list[str]:
         store.forget_snapshots(removed)  # history first: a crash leaves files, never dangling rows
     finally:
         store.close()
-    for path in removed:
-        (config.root / path).unlink(missing_ok=True)
+    config.snapshot_storage.remove(removed)
     return sorted(removed)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .db import is_postgres
 from .models import Source
+from .storage import Storage
 
 USER_AGENT = f"linkcheck/{__version__} (+https://github.com/linkcheck/linkcheck)"
 
@@ -82,7 +84,8 @@ class HistorySettings:
 
 @dataclass(frozen=True)
 class SnapshotSettings:
-    path: str = "snapshots"  # beside the config, or any folder (one every worker mounts)
+    path: str = "snapshots"  # beside the config, any folder (one every worker mounts), or an fsspec URL
+    storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec's, for a URL: never credentials
 
 
 @dataclass(frozen=True)
@@ -148,9 +151,9 @@ class Config:
         return self.root / self.history.database
 
     @property
-    def snapshots_dir(self) -> Path:
-        """Where snapshots are written: `[snapshots] path`, relative to the config's folder."""
-        return self.root / Path(self.snapshots.path).expanduser()
+    def snapshot_storage(self) -> Storage:
+        """Where snapshots are written: `[snapshots] path`, relative to the config's folder, or a URL."""
+        return Storage(self.root, self.snapshots.path, self.snapshots.storage_options)
 
     @property
     def database(self) -> Path | str:

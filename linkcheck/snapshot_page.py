@@ -15,6 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from .digest import CARD_SECTIONS, Digest, Item
 from .extract import extract
 from .fsutil import atomic_write
+from .storage import Storage
 
 _CSS = """
 :root { color-scheme: light dark; }
@@ -24,10 +25,10 @@ header p { margin: 2px 0; overflow-wrap:anywhere; } mark { background:#ffe066; c
 """
 
 
-def read_snapshot(path: Path) -> tuple[str, str, bytes, str] | None:
+def read_snapshot(storage: Storage, stored: str) -> tuple[str, str, bytes, str] | None:
     """(URL, capture date, body with its content encoding undone, content type) of the response
-    record in the WARC at `path`, or None when there is none."""
-    with path.open("rb") as f:
+    record in the stored WARC (a path or a URL, as history names it), or None when there is none."""
+    with storage.open(stored) as f:
         for record in ArchiveIterator(f):
             if record.rec_type == "response":
                 headers = record.http_headers
@@ -82,22 +83,23 @@ as linkcheck fetched it on {escape(date)}.</p>
 """
 
 
-def write_pages(digest: Digest, root: Path, folder: Path) -> Digest:
-    """Write a readable page for every snapshot the digest links, under `folder`, and return the
-    digest with each card pointing at its page (a path relative to `root`, like snapshots)."""
+def write_pages(digest: Digest, storage: Storage, folder: Path) -> Digest:
+    """Write a readable page for every snapshot the digest links (wherever `storage` keeps it), under
+    the local `folder`, and return the digest with each card pointing at its page (a path relative to
+    the config's folder, like local snapshots)."""
     pages: dict[str, str] = {}
 
     def with_page(item: Item) -> Item:
-        if not item.snapshot or not (root / item.snapshot).is_file():
+        if not item.snapshot or not storage.exists(item.snapshot):
             return item
         if item.snapshot not in pages:
-            read = read_snapshot(root / item.snapshot)
+            read = read_snapshot(storage, item.snapshot)
             if read is None:
                 return item
             url, date, body, content_type = read
             target = folder / (Path(item.snapshot).name.removesuffix(".warc.gz") + f"-{item.id}.html")
             atomic_write(target, render_page(item, url, date, extract(body, content_type).text))
-            pages[item.snapshot] = os.path.relpath(target, root)
+            pages[item.snapshot] = os.path.relpath(target, storage.root)
         return dataclasses.replace(item, page=pages[item.snapshot])
 
     cards: dict[str, Any] = {name: [with_page(i) for i in getattr(digest, name)] for name in CARD_SECTIONS}

@@ -136,9 +136,13 @@ def test_snapshots_go_to_the_configured_folder(server: Server, tmp_path: Path,
     path = Path(by_id(report)["a"]["archive"]["snapshot"])
     assert path.is_absolute() and path.parent == common / "a" and path.exists()
     assert not (tmp_path / "c" / "snapshots").exists()
-    code, _, err = run_cli(["validate", "--config", str(write_config(tmp_path / "c", [], snapshots={
-        "path": "s3://bucket/snapshots"}))], capsys)
-    assert code == 2 and "[snapshots] path" in err and "mount shared storage" in err
+    other = tmp_path / "file-url"  # a file:// URL is a folder too: written the same way, named by its path
+    write_config(tmp_path / "c", [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}],
+                 snapshots={"path": other.as_uri()})
+    (tmp_path / "c" / "linkcheck.db").unlink()  # not the payload stored above: a new file
+    _, report = check_json(config, capsys)
+    path = Path(by_id(report)["a"]["archive"]["snapshot"])
+    assert path.is_absolute() and path.parent == other / "a" and path.exists()
 
 
 def test_one_pass_at_a_time_on_a_shared_postgresql_history(server: Server, tmp_path: Path, postgres: str,

@@ -1,4 +1,4 @@
-"""Local snapshots: one gzip WARC (ISO 28500, via warcio) per distinct page payload.
+"""Snapshots: one gzip WARC (ISO 28500, via warcio) per distinct page payload.
 
 Each file holds a warcinfo record, the request, the response exactly as received (body still
 Content-Encoded, Transfer-Encoding removed since the body is de-chunked), and a metadata record
@@ -13,12 +13,10 @@ import base64
 import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,8 +25,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from .. import __version__
-from ..fsutil import temp_beside
 from ..models import FetchResult
+from ..storage import Storage
 
 _HOP_BY_HOP = {"transfer-encoding", "connection", "keep-alive"}
 
@@ -40,7 +38,7 @@ def payload_digest(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class Written:
-    path: str  # relative to the config's folder (absolute for a snapshots folder outside it)
+    path: str  # relative to the config's folder (absolute for a folder outside it), or a URL
     digest: str
     new: bool
 
@@ -49,35 +47,25 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
 
 
-def stored_snapshot(root: Path, fetch: FetchResult, stored: Callable[[str], str | None]) -> Written | None:
+async def stored_snapshot(storage: Storage, fetch: FetchResult,
+                          stored: Callable[[str], str | None]) -> Written | None:
     """The snapshot of the same payload that `stored(payload digest)` names, if its file is still there."""
     digest = payload_digest(fetch.raw)
     existing = stored(digest)
-    return Written(existing, digest, new=False) if existing and (root / existing).exists() else None
+    return Written(existing, digest, new=False) if existing and await storage.exists_async(existing) else None
 
 
-def write_snapshot(root: Path, source_id: str, fetch: FetchResult, metadata: dict[str, Any],
-                   user_agent: str, snapshots: Path) -> Written:
-    """Store `fetch` under `snapshots/<source>/` (`[snapshots] path`, by default `root/snapshots`,
-    e.g. a folder every worker mounts). Picklable arguments: it runs in a worker process when there is
-    a pool (compression is most of a first pass's CPU)."""
+def write_snapshot(source_id: str, fetch: FetchResult, metadata: dict[str, Any], user_agent: str,
+                   storage: Storage) -> Written:
+    """Store `fetch` as `<source>/<time>-<digest>.warc.gz` in `[snapshots] path` (by default the
+    config's `snapshots/`; a folder every worker mounts, or a bucket). Picklable arguments: it runs
+    in a worker process when there is a pool (compression is most of a first pass's CPU)."""
     digest = payload_digest(fetch.raw)
     stamp = fetch.fetched_at.replace("-", "").replace(":", "")
-    folder = snapshots / _safe(source_id)
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"{stamp}-{digest[5:17].lower()}.warc.gz"
-    fd, tmp = temp_beside(folder / name, suffix=".warc.gz")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _write_records(_Writer(out, gzip=False), name, fetch, metadata, user_agent)
-        # No fsync: a killed process cannot leave a half file behind the rename, and history (not
-        # this file) is the source of truth; an fsync per page cost more than the fetch itself.
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    path = folder / name
-    return Written(str(path.relative_to(root) if path.is_relative_to(root) else path), digest, new=True)
+    path = storage.write(f"{_safe(source_id)}/{name}",
+                         lambda out: _write_records(_Writer(out, gzip=False), name, fetch, metadata, user_agent))
+    return Written(path, digest, new=True)
 
 
 class _Member:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from ..models import CheckRun, SourceOutcome, Status
 from ..outcomes import of_status
+from ..storage import is_url
 from .common import ICON, md_escape, message_above_quotes, plural, quote_line
 
 
@@ -41,7 +42,7 @@ def _lines(run: CheckRun) -> Iterator[str]:
         for _quote, before, after in o.drift.quote_changes:
             yield f"- quoted passage changed: ~~{md_escape(before)}~~ → **{md_escape(after)}**"
         if o.snapshot:
-            yield f"- local snapshot: `{o.snapshot}`"
+            yield f"- {'snapshot' if is_url(o.snapshot) else 'local snapshot'}: `{o.snapshot}`"
         yield ""
 
 
