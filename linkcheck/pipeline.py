@@ -119,8 +119,10 @@ def _conditional(source: Source, prior: Prior, key: str) -> dict[str, str]:
 
 
 def _reused(last: dict[str, Any]) -> Analysis:
-    """The last findings for an unchanged page; its passages have not changed since (no `quote-changed`)."""
-    quotes = tuple(replace(quote_from_dict(q), previous_text=None, passage_changes=()) for q in last["quotes"])
+    """The last findings for an unchanged page, less what was news then: its passages have not
+    changed since (no `quote-changed`), and a quote lost then is now missing (`_mark_lost`)."""
+    quotes = tuple(replace(quote_from_dict(q), lost=False, previous_text=None, passage_changes=())
+                   for q in last["quotes"])
     return Analysis(Verdict(LinkState.ALIVE, (), ""), quotes, last["text_hash"], None, last.get("encoding") or "",
                     last.get("author", ""), last.get("published", ""), not_modified=True)
 

@@ -262,3 +262,30 @@ def test_a_304_keeps_an_altered_quote_altered_with_its_changes(
     assert a2["quotes"] == a1["quotes"] and a2["quotes"][0]["match"] == "altered"
     assert a2["quotes"][0]["changes"] == [{"quote": "12", "page": "15"}]
     assert a2["problems"] == a1["problems"] and "quote-changed" not in a2["problems"]
+
+
+def test_a_304_after_a_lost_quote_says_missing_as_a_200_would(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`quote-lost` is news of one pass (found on the last, missing now); the pass after, the same
+    page says `quote-missing` whether the server sends it again or answers 304."""
+    version = ["v1"]
+
+    def etagged(h: Any) -> None:
+        tag = f'"{version[0]}"'
+        if h.headers.get("If-None-Match") == tag:
+            h.send_response(304)
+            h.end_headers()
+        else:
+            text = QUOTE if version[0] == "v1" else "Something else entirely is said here now."
+            send(h, 200, page(f"<main><p>{text}</p></main>"), headers={"ETag": tag})
+
+    server.routes["/a"] = etagged
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}])
+    check_json(config, capsys)
+    version[0] = "v2"
+    _, lost = check_json(config, capsys)
+    _, again = check_json(config, capsys)
+    assert "quote-lost" in by_id(lost)["a"]["problems"]
+    assert again["summary"]["not_modified"] == 1
+    a = by_id(again)["a"]
+    assert "quote-missing" in a["problems"] and "quote-lost" not in a["problems"] and not a["quotes"][0]["lost"]
