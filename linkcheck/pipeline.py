@@ -111,9 +111,11 @@ def _quotes_key(source: Source, config: Config) -> str:
 def _conditional(source: Source, prior: Prior, key: str) -> dict[str, str]:
     """If-None-Match / If-Modified-Since from the last fetch, when its findings can be reused: the
     page was alive at this very URL and read for these quotes (found or not: the same page and the
-    same quotes give the same findings)."""
+    same quotes give the same findings). Not when it had no text (`no-text`): `_reused` keeps the
+    quotes, not the verdict's problems, and such a page costs nothing to read again."""
     val, last = prior.validator, prior.last
-    if val is None or last is None or val.url != source.url or val.quotes != key or last["link"] != "alive":
+    if val is None or last is None or val.url != source.url or val.quotes != key or last["link"] != "alive" \
+            or "no-text" in last.get("problems", ()):
         return {}
     return {k: v for k, v in (("If-None-Match", val.etag), ("If-Modified-Since", val.last_modified)) if v}
 

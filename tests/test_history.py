@@ -264,6 +264,26 @@ def test_a_304_keeps_an_altered_quote_altered_with_its_changes(
     assert a2["problems"] == a1["problems"] and "quote-changed" not in a2["problems"]
 
 
+def test_a_304_keeps_a_page_without_text_unverified(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A page with no text to read (`no-text`, a warning) stays so when it has not changed: the
+    same status a 200 of the same page gives, not an ok with its quotes unverifiable."""
+    def etagged(h: Any) -> None:
+        if h.headers.get("If-None-Match") == '"v1"':
+            h.send_response(304)
+            h.end_headers()
+        else:
+            send(h, 200, b"\x89PNG\r\n\x1a\n" + bytes(64), headers={"ETag": '"v1"'}, content_type="image/png")
+
+    server.routes["/a"] = etagged
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}])
+    _, first = check_json(config, capsys)
+    _, second = check_json(config, capsys)
+    a1, a2 = by_id(first)["a"], by_id(second)["a"]
+    assert "no-text" in a1["problems"] and a1["status"] == "warning"
+    assert a2["problems"] == a1["problems"] and a2["status"] == a1["status"] and a2["message"] == a1["message"]
+
+
 def test_a_304_after_a_lost_quote_says_missing_as_a_200_would(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`quote-lost` is news of one pass (found on the last, missing now); the pass after, the same
