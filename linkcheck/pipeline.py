@@ -248,6 +248,8 @@ def _judge(src: Source, fetch: FetchResult, analysis: Analysis, prior: Prior, de
     if link is LinkState.ALIVE and not analysis.not_modified and not fetch.hops and \
             (fetch.header("etag") or fetch.header("last-modified")):
         validator = Validator(src.url, fetch.header("etag") or None, fetch.header("last-modified") or None, key)
+    elif prior.validator is not None and not analysis.not_modified:  # of an older page than this one's: forget it
+        validator = Validator(src.url, None, None, key)
     return Assessed(src, fetch.final_url, fetch.status_code, analysis.verdict, link, quotes, drift, snapshot,
                     tuple(problems), failures, first_failed, confirmed, replace(analysis, new_text=None),
                     stamp(now), prior.detail, version, row, validator)

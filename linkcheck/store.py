@@ -190,7 +190,7 @@ class Prior:
     failures: int  # consecutive failed passes before this one
     first_failed: str | None
     detail: tuple[int, str] | None = None  # the last result's stored detail (id, JSON)
-    validator: Validator | None = None  # of the last good fetch
+    validator: Validator | None = None  # of the last fetch that was not a 304 (etag and date None: it had none)
 
 
 @dataclass(frozen=True)

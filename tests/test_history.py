@@ -309,3 +309,30 @@ def test_a_304_after_a_lost_quote_says_missing_as_a_200_would(
     assert again["summary"]["not_modified"] == 1
     a = by_id(again)["a"]
     assert "quote-missing" in a["problems"] and "quote-lost" not in a["problems"] and not a["quotes"][0]["lost"]
+
+
+def test_a_304_is_not_asked_with_the_validator_of_an_older_page(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The last findings are of the last page read: a page read since without an ETag makes the
+    older ETag useless (a server honouring it would have the older page's findings taken for the
+    newer's)."""
+    asked: list[str | None] = []
+    texts = [QUOTE, "Something else entirely is said here now.", QUOTE]
+
+    def served(h: Any) -> None:
+        asked.append(h.headers.get("If-None-Match"))
+        n = len(asked) - 1
+        if n == 2 and h.headers.get("If-None-Match") == '"v1"':  # the first page again, as it was then
+            h.send_response(304)
+            h.end_headers()
+        else:
+            send(h, 200, page(f"<main><p>{texts[n]}</p></main>"), headers={"ETag": '"v1"'} if n == 0 else {})
+
+    server.routes["/a"] = served
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}])
+    check_json(config, capsys)
+    _, second = check_json(config, capsys)
+    _, third = check_json(config, capsys)
+    assert by_id(second)["a"]["quotes"][0]["match"] == "missing"
+    assert asked == [None, '"v1"', None] and third["summary"]["not_modified"] == 0
+    assert by_id(third)["a"]["quotes"][0]["match"] == "exact"
