@@ -75,6 +75,15 @@ class SnapshotTask:
     source_id: str
     user_agent: str
     storage: Storage
+    last_try: bool = True  # False: none for a page `second_try` sends back to the end of the pass
+
+
+def second_try(verdict: Verdict) -> bool:
+    """Worth another look at the end of the pass: what may be a passing hiccup (a blip, a rate
+    limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
+    briefly unwell."""
+    return verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
+        not {"redirect-loop", "too-large", "internal-error"} & set(verdict.problems)
 
 
 def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,
@@ -82,7 +91,7 @@ def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], mi
     """`analyse`, then the page's WARC written when `snapshot` says so (its metadata record holds
     the findings)."""
     analysis = analyse(fetch, page, quotes, min_score, recent)
-    if snapshot is None:
+    if snapshot is None or (not snapshot.last_try and second_try(analysis.verdict)):
         return analysis, None
     meta = {"source": snapshot.source_id, "url": fetch.url, "text_hash": analysis.text_hash,
             "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,

@@ -20,7 +20,7 @@ import httpx
 
 from . import __version__
 from .adapters.twitter import read_tweet, tweet_url
-from .analyse import Analysis, CpuPool, SnapshotTask
+from .analyse import Analysis, CpuPool, SnapshotTask, second_try
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
 from .archive.snapshots import Written, stored_snapshot
@@ -129,9 +129,11 @@ def _reused(last: dict[str, Any]) -> Analysis:
                     last.get("author", ""), last.get("published", ""), not_modified=True)
 
 
-async def _read(source: Source, deps: Deps, prior: Prior, key: str) -> tuple[FetchResult, Analysis, Written | None]:
+async def _read(source: Source, deps: Deps, prior: Prior, key: str,
+                last_try: bool) -> tuple[FetchResult, Analysis, Written | None]:
     """The page fetched and judged, and its WARC (the stored one of the same payload, else one
-    written by the worker process that judges the page: one trip there with the page)."""
+    written by the worker process that judges the page: one trip there with the page; none for a
+    page to be tried again)."""
     config = deps.config
     canonical = tweet_url(source.url)
     if canonical:
@@ -145,18 +147,10 @@ async def _read(source: Source, deps: Deps, prior: Prior, key: str) -> tuple[Fet
     if fetch.error is None and fetch.raw and not canonical:
         storage = config.snapshot_storage
         stored = await stored_snapshot(storage, fetch, lambda digest: deps.store.snapshot_for_digest(source.id, digest))
-        task = None if stored else SnapshotTask(source.id, config.fetch.user_agent, storage)
+        task = None if stored else SnapshotTask(source.id, config.fetch.user_agent, storage, last_try)
     analysis, written = await deps.cpu.judge(fetch, page, source.quotes, config.policy.min_quote_score, prior.recent,
                                              task)
     return fetch, analysis, stored or written
-
-
-def _second_try(verdict: Verdict) -> bool:
-    """Worth another look at the end of the pass: what may be a passing hiccup (a blip, a rate
-    limit, a bot wall). CI must not go red, nor history count a failure, for a server that was
-    briefly unwell."""
-    return verdict.link in (LinkState.UNREACHABLE, LinkState.BLOCKED) and \
-        not {"redirect-loop", "too-large", "internal-error"} & set(verdict.problems)
 
 
 def _mark_lost(quotes: tuple[QuoteMatch, ...], prior: Prior) -> tuple[QuoteMatch, ...]:
@@ -182,8 +176,8 @@ async def assess(source: Source, prior: Prior, deps: Deps, *, last_try: bool = T
     """Fetch and judge one source: the one place a source's own work runs. None (only when not
     `last_try`) when the source is worth another look later in the pass."""
     key = _quotes_key(source, deps.config)
-    fetch, analysis, written = await _read(source, deps, prior, key)
-    if not last_try and _second_try(analysis.verdict):
+    fetch, analysis, written = await _read(source, deps, prior, key, last_try)
+    if not last_try and second_try(analysis.verdict):
         return None
     return _judge(source, fetch, analysis, prior, deps, written, now_utc(), key)
 

@@ -299,3 +299,20 @@ def test_user_agent_names_the_project(server: Server, tmp_path: Path, capsys: py
     server.routes["/ua"] = ua
     check_json(write_config(tmp_path, [{"id": "ua", "url": server.url("/ua")}]), capsys)
     assert seen and seen[0].startswith("linkcheck/")
+
+
+def test_a_bot_wall_retried_at_the_end_leaves_one_snapshot(server: Server, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A 200 bot wall is tried again at the end of the pass: only the try that counts writes a
+    WARC (the first one's would be named by no history row, so never pruned)."""
+    calls = []
+
+    def walled(h: http.server.BaseHTTPRequestHandler) -> None:
+        calls.append(1)
+        send(h, 200, f"<title>Just a moment...</title><p>Checking your browser</p><p>Ray ID: {len(calls)}</p>")
+
+    server.routes["/wall"] = walled
+    config = write_config(tmp_path, [{"id": "wall", "url": server.url("/wall")}])
+    _, report = check_json(config, capsys)
+    assert by_id(report)["wall"]["link"] == "blocked" and len(calls) == 2
+    assert len(list((tmp_path / "snapshots").rglob("*.warc.gz"))) == 1
