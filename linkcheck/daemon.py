@@ -187,7 +187,8 @@ class Daemon:
                                   snapshot_prefix=config.report.base_url or "../")
             name = digest.until.replace(":", "")
             folder = config.root / "reports"
-            digest = write_pages(digest, config.snapshot_storage, folder / "pages")
+            # Off the loop: a pass may be fetching meanwhile, and snapshots in a bucket are a request or two each.
+            digest = await asyncio.to_thread(write_pages, digest, config.snapshot_storage, folder / "pages")
             paths = [folder / f"digest-{name}.md", folder / f"digest-{name}.html"]
             atomic_write(paths[0], render_digest("markdown", digest))
             atomic_write(paths[1], render_digest("html", digest))
