@@ -137,8 +137,10 @@ def _no_worker(store: Store, config: Config, notice: Callable[[str], None]) -> b
 
 
 async def requeue_stalled(app: procrastinate.App, config: Config) -> int:
-    """Put back in the queue the jobs of workers silent for `stalled_after` (killed, or cut off)."""
-    stalled = await app.job_manager.get_stalled_jobs(task_name=TASK,
+    """Put back in the queue the jobs of workers silent for `stalled_after` (killed, or cut off):
+    check jobs and archive jobs alike (an archive job left "doing" would hold the archive lock, and
+    so every later pass's archive job, for good; it is safe to run again)."""
+    stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE,
                                                      seconds_since_heartbeat=config.workers.stalled_after)
     n = 0
     for job in stalled:

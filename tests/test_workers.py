@@ -24,7 +24,8 @@ import pytest
 from conftest import Server, check_json, page, run_cli, send, write_config
 from fakewayback import NOW_TS, FakeWayback, Row
 
-from linkcheck.distribute import JOB_SCHEMA, QUEUE, TASK, queue_app
+from linkcheck.config import load_config
+from linkcheck.distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, queue_app, requeue_stalled
 
 N = int(os.environ.get("LINKCHECK_CLUSTER_SOURCES", "300"))  # the issue's 2,000: LINKCHECK_CLUSTER_SOURCES=2000
 HELD = 12  # the source whose request hangs until the worker holding it has been killed
@@ -202,6 +203,27 @@ def test_a_job_of_a_newer_schema_is_refused_and_kept(tmp_path: Path, postgres: s
                                       (job_id,)).fetchone() or ("", 0)
     assert (status, attempts) == ("todo", 1)  # back in the queue, for a newer worker
     assert server.requests == []
+
+
+def test_the_archive_job_of_a_killed_worker_goes_back_to_the_queue(
+        tmp_path: Path, postgres: str, server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    """Left "doing", it would hold the archive lock, and so every later pass's archive job."""
+    config = _migrated(server, tmp_path / "c", postgres, 1, capsys)
+
+    async def stalled_then_requeued() -> tuple[int, int]:
+        app = queue_app(postgres)
+        async with app.open_async():
+            job_id = await app.configure_task(ARCHIVE, queue=QUEUE, lock=ARCHIVE).defer_async(schema=JOB_SCHEMA,
+                                                                                                run=1)
+            with psycopg.connect(postgres, autocommit=True) as db:  # taken by a worker since gone
+                db.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL WHERE id = %s",
+                           (job_id,))
+            return job_id, await requeue_stalled(app, load_config(config))
+
+    job_id, n = asyncio.run(stalled_then_requeued())
+    with psycopg.connect(postgres) as db:
+        status = db.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,)).fetchone()
+    assert (n, status) == (1, ("todo",))
 
 
 def test_a_worker_waits_for_its_database(tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
