@@ -111,20 +111,16 @@ def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | 
     if previous is not None and previous[1] == detail:
         return previous[0]
     row = db.execute("INSERT INTO details (source_id, data) VALUES (?, ?) RETURNING id",
-                     (source_id, zlib.compress(detail.encode("utf-8")))).fetchone()
+                     (source_id, packed(detail))).fetchone()
     return int(row[0])
 
 
 def packed(text: str) -> bytes:
-    """A text version as history stores it."""
+    """A text version or a result's detail as history stores it."""
     return zlib.compress(text.encode("utf-8"))
 
 
 def unpacked(blob: bytes) -> str:
-    return zlib.decompress(blob).decode("utf-8")
-
-
-def _detail(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
 
@@ -311,7 +307,7 @@ class Store:
             "SELECT text_hash FROM versions WHERE source_id = ? ORDER BY last_seen DESC LIMIT ?", (source_id, window)))
         if row is None:
             return Prior(None, recent, 0, None)
-        detail = _detail(row[9])
+        detail = unpacked(row[9])
         last = join_result(row[:9], detail)
         found = self.db.execute("SELECT url, etag, last_modified, quotes FROM validators WHERE source_id = ?",
                                 (source_id,)).fetchone()
@@ -337,7 +333,7 @@ class Store:
 
     def history(self, source_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The source's results, newest first, each with the time it was checked."""
-        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+        return [join_result(row[:9], unpacked(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW} FROM outcomes o JOIN details d ON d.id = o.detail_id WHERE o.source_id = ? "
             "ORDER BY o.run_id DESC LIMIT ?", (source_id, limit))]
 
@@ -350,14 +346,14 @@ class Store:
     def changes_since(self, source_id: str, since: str) -> list[dict[str, Any]]:
         """The source's results checked since `since` whose detail differs from the result before
         (drift, captures, quotes, messages): the only ones with news in them. Newest first."""
-        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+        return [join_result(row[:9], unpacked(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW} FROM outcomes o JOIN details d ON d.id = o.detail_id "
             "WHERE o.source_id = ? AND o.checked >= ? AND o.detail_id IS NOT (SELECT p.detail_id FROM outcomes p "
             "WHERE p.source_id = o.source_id AND p.run_id < o.run_id ORDER BY p.run_id DESC LIMIT 1) "
             "ORDER BY o.run_id DESC", (source_id, since))]
 
     def latest_results(self) -> list[dict[str, Any]]:
-        return [join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+        return [join_result(row[:9], unpacked(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW} FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
             "JOIN details d ON d.id = o.detail_id ORDER BY l.source_id")]
 
@@ -366,7 +362,7 @@ class Store:
         it: for `links`, which would otherwise hold every latest result at once."""
         for (blob,) in self.db.execute("SELECT d.data FROM latest l CROSS JOIN outcomes o USING (source_id, run_id) "
                                        "JOIN details d ON d.id = o.detail_id"):
-            detail = json.loads(_detail(blob))
+            detail = json.loads(unpacked(blob))
             yield detail["url"], detail["archive"]["wayback"]
 
     def results_in_run(self, run_id: int, source_ids: Sequence[str], status: str | None = None
@@ -375,7 +371,7 @@ class Store:
         only those of `status` when given (the others' details are not read)."""
         marks = ", ".join("?" * len(source_ids))
         which = " AND o.status = ?" if status else ""
-        return {row[10]: join_result(row[:9], _detail(row[9])) for row in self.db.execute(
+        return {row[10]: join_result(row[:9], unpacked(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
             f"WHERE o.source_id IN ({marks}) AND o.run_id = ?{which}", (*source_ids, run_id, *filter(None, [status])))}
 
