@@ -308,6 +308,26 @@ def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_p
         wayback.server.close()
 
 
+def test_a_distributed_pass_with_no_archive_leaves_the_archive_queue_alone(
+        server: Server, wayback: FakeWayback, tmp_path: Path, postgres: str,
+        procs: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]) -> None:
+    """As a local pass with --no-archive: the workers queue no capture for a later archive job."""
+    server.routes["/page"] = lambda h: send(h, 200, page("<p>Cited words.</p>"))
+    (tmp_path / "c").mkdir()
+    config = write_config(tmp_path / "c", [{"id": "page", "url": server.url("/page")}],
+                          archive={"wayback": True, "wayback_url": wayback.base}, history={"database": postgres},
+                          workers={"heartbeat": "1s", "stalled_after": "3s"})
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    procs.append(_linkcheck("worker", "--config", str(config), log=tmp_path / "w.log", cwd=tmp_path))
+    code, out, err = run_cli(["check", "--config", str(config), "--distribute", "--no-archive", "--format", "json"],
+                             capsys)
+    assert code == 0, err
+    [source] = json.loads(out)["sources"]
+    assert source["archive"]["wayback"]["message"] == "archiving is off (--no-archive)"
+    with psycopg.connect(postgres) as db:
+        assert db.execute("SELECT count(*) FROM captures").fetchone() == (0,)
+
+
 def _seed(wayback: FakeWayback, url: str) -> None:
     """A fresh archive holding one capture of `url`, made today, that lacks the page's quote."""
     wayback.rows, wayback.archived, wayback.saves, wayback.replays = {url: [Row(NOW_TS)]}, {}, [], []
