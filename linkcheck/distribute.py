@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     import procrastinate
 
 JOB_SCHEMA = 2  # bump when a job's arguments change meaning; older workers then refuse the job
-# (2: the archive job names its pass, and replays and rewrites that pass's captures)
+# (2: the archive job names its pass, and replays and rewrites that pass's captures; a check job
+# says whether its pass archives: `archive` false for --no-archive)
 TASK = "linkcheck.check_sources"
 ARCHIVE = "linkcheck.archive"  # the Wayback work of one pass: one job at a time (a lock of its own)
 QUEUE = "linkcheck"
@@ -66,7 +67,7 @@ async def distributed_pass(config: Config, sources: Sequence[Source], store: Sto
     run_id = store.begin_run(started)
     ids = [s.id for s in sources]
     size = config.workers.batch
-    jobs: list[dict[str, Any]] = [{"schema": JOB_SCHEMA, "run": run_id, "sources": ids[i:i + size]}
+    jobs: list[dict[str, Any]] = [{"schema": JOB_SCHEMA, "run": run_id, "sources": ids[i:i + size], "archive": archive}
                                   for i in range(0, len(ids), size)]
     app = queue_app(url)
     async with app.open_async():
@@ -137,8 +138,10 @@ def _no_worker(store: Store, config: Config, notice: Callable[[str], None]) -> b
 
 
 async def requeue_stalled(app: procrastinate.App, config: Config) -> int:
-    """Put back in the queue the jobs of workers silent for `stalled_after` (killed, or cut off)."""
-    stalled = await app.job_manager.get_stalled_jobs(task_name=TASK,
+    """Put back in the queue the jobs of workers silent for `stalled_after` (killed, or cut off):
+    check jobs and archive jobs alike (an archive job left "doing" would hold the archive lock, and
+    so every later pass's archive job, for good; it is safe to run again)."""
+    stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE,
                                                      seconds_since_heartbeat=config.workers.stalled_after)
     n = 0
     for job in stalled:

@@ -20,6 +20,7 @@ from .article import Cited, parse_article
 from .config import Config, url_problem
 from .errors import ConfigError, UsageError
 from .models import Citation, Quote, Source
+from .tomllines import KeyLines
 
 
 def base_id(url: str) -> str:
@@ -51,15 +52,10 @@ def stable_ids(urls: Iterable[str], taken: set[str]) -> dict[str, str]:
     return ids
 
 
-def _key_line(text: str, key: str) -> int:
-    """The line of `key = ...` in the [articles] table of the config's text (0 if not found)."""
-    inside = False
-    for n, line in enumerate(text.splitlines(), 1):
-        if re.match(r"^\s*\[", line):
-            inside = bool(re.match(r"^\s*\[\s*articles\s*\]", line))
-        elif inside and re.match(rf"^\s*{key}\s*=", line):
-            return n
-    return 0
+def _where(config: Config, text: str, key: str) -> str:
+    """`FILE:LINE: [articles] KEY`, like every other config error (the line of `key`, else of the table)."""
+    line = KeyLines(text).line("articles", 0, key)
+    return f"{config.path}:{line}: [articles] {key}" if line else f"{config.path}: [articles] {key}"
 
 
 def article_files(config: Config, text: str = "") -> list[Path]:
@@ -67,7 +63,7 @@ def article_files(config: Config, text: str = "") -> list[Path]:
     root = config.root
     chosen: set[Path] = set()
     for pattern in config.articles.include:
-        where = f"{config.path}: line {_key_line(text, 'include')}: [articles] include"
+        where = _where(config, text, "include")
         if Path(pattern).is_absolute():
             raise ConfigError(f"{where}: {pattern!r} is absolute; write globs relative to the config's folder.")
         found = {p for p in root.glob(pattern) if p.is_file()}
@@ -76,7 +72,7 @@ def article_files(config: Config, text: str = "") -> list[Path]:
         chosen |= found
     for pattern in config.articles.exclude:
         if Path(pattern).is_absolute():
-            raise ConfigError(f"{config.path}: line {_key_line(text, 'exclude')}: [articles] exclude: "
+            raise ConfigError(f"{_where(config, text, 'exclude')}: "
                               f"{pattern!r} is absolute; write globs relative to the config's folder.")
         chosen -= set(root.glob(pattern))
     return sorted(chosen)

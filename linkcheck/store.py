@@ -107,15 +107,6 @@ _LATEST = ("INSERT INTO latest VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE S
 _SNAPSHOT_ID = "(SELECT rowid FROM snapshots WHERE path = ?)"
 
 
-def packed(text: str) -> bytes:
-    """A text (a version's main text, a result's detail) as history stores it."""
-    return zlib.compress(text.encode("utf-8"))
-
-
-def unpacked(blob: bytes) -> str:
-    return zlib.decompress(blob).decode("utf-8")
-
-
 def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | None) -> int:
     if previous is not None and previous[1] == detail:
         return previous[0]
@@ -123,6 +114,14 @@ def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | 
                      (source_id, packed(detail))).fetchone()
     return int(row[0])
 
+
+def packed(text: str) -> bytes:
+    """A text version or a result's detail as history stores it."""
+    return zlib.compress(text.encode("utf-8"))
+
+
+def unpacked(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8")
 
 
 def _m3_validators(db: Db) -> None:

@@ -148,11 +148,15 @@ class Worker:
 
         app = queue_app(self.url)
 
-        async def archive(job: Job) -> Capture:
+        async def queued(job: Job) -> Capture:
             """Queued on the archive queue (history's `captures`), which the archive job drains."""
             if not self.config.archive.wayback:
                 return stored_capture(store, job.url, "archiving is off (archive.wayback = false)")
             return ArchiveSession.of(self.config, client, store).capture(job)
+
+        async def not_queued(job: Job) -> Capture:
+            """A pass run with --no-archive: history's capture rows are left alone, as a local pass does."""
+            return stored_capture(store, job.url, "archiving is off (--no-archive)")
 
         async def guarded(job: Awaitable[None]) -> None:
             try:
@@ -166,8 +170,8 @@ class Worker:
         retry = RetryStrategy(max_attempts=10, exponential_wait=2)
 
         @app.task(name=TASK, queue=QUEUE, retry=retry)
-        async def check_sources(schema: int, run: int, sources: list[str], **_: Any) -> None:
-            await guarded(self._check(store, deps, archive, schema, run, sources))
+        async def check_sources(schema: int, run: int, sources: list[str], archive: bool = True, **_: Any) -> None:
+            await guarded(self._check(store, deps, queued if archive else not_queued, schema, run, sources))
 
         @app.task(name=ARCHIVE, queue=QUEUE, retry=retry)
         async def archive_latest(schema: int, run: int | None = None, **_: Any) -> None:

@@ -336,3 +336,24 @@ def test_a_304_is_not_asked_with_the_validator_of_an_older_page(
     assert by_id(second)["a"]["quotes"][0]["match"] == "missing"
     assert asked == [None, '"v1"', None] and third["summary"]["not_modified"] == 0
     assert by_id(third)["a"]["quotes"][0]["match"] == "exact"
+
+
+def test_rewriting_an_older_pass_leaves_latest_on_the_newer_one(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The archive job of a distributed pass rewrites its pass's results, maybe after a newer pass
+    stored its own: readers keep seeing the newer pass."""
+    from linkcheck.store import Record
+
+    _site(server, ["Some words."])
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": [QUOTE]}])
+    for _ in range(2):
+        assert check_json(config, capsys)[0] == 0
+    store = Store.open(tmp_path / "linkcheck.db")
+    try:
+        older = store.results_in_run(1, ["a"])["a"]
+        store.save_batch(1, [Record(older | {"message": "Rewritten."}, older["checked"], None)])
+        latest = store.db.execute("SELECT run_id FROM latest WHERE source_id = 'a'").fetchone()
+        rewritten = store.results_in_run(1, ["a"])["a"]["message"]
+    finally:
+        store.close()
+    assert latest == (2,) and rewritten == "Rewritten."

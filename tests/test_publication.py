@@ -194,7 +194,7 @@ def test_github_annotations_at_every_citing_line(server: Server, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("articles", "expected"), [
-    ({"include": ["articles/missing.md"]}, "line {line}: [articles] include: 'articles/missing.md' names no file"),
+    ({"include": ["articles/missing.md"]}, ":{line}: [articles] include: 'articles/missing.md' names no file"),
     ({"include": ["/etc/*.md"]}, "is absolute"),
     ({"include": "articles/*.md"}, "[articles] include: expected a list of strings"),
     ({"include": ["*.md"], "feeds_typo": []}, "[articles] has an unknown key 'feeds_typo'"),

@@ -132,6 +132,26 @@ def test_workers_refuse_an_older_queue_until_migrate(postgres: str, tmp_path: Pa
         check_queue(store, "the test")  # accepted now
 
 
+def test_a_queue_made_by_an_older_linkcheck_is_taken_as_3_5s(postgres: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Before `queue_schema`, linkcheck created the queue from procrastinate's schema.sql (3.5 or
+    later): such a cluster keeps running, and `migrate` records it without touching it."""
+    from linkcheck.queue_schema import UNRECORDED, check_queue, installed, scripts_between
+
+    with Store.open(postgres) as store:
+        store.db.execute(SchemaManager.get_schema())
+        check_queue(store, "the test")  # accepted without a record
+    before = _catalog(postgres)
+    scripts = [p.name for p in scripts_between(UNRECORDED, installed())]  # none from 3.5 to 3.10
+    code, out, _ = _migrate(tmp_path, postgres, capsys)
+    assert code == 0 and out == [*(f"applied procrastinate migration {name}" for name in scripts),
+                                 f"the job queue's schema is procrastinate {procrastinate.__version__}'s (was 3.5.0's, "
+                                 "assumed for a queue created before linkcheck recorded it"
+                                 + ("" if scripts else "; no migration script in between") + ")"]
+    assert _recorded(postgres) == [procrastinate.__version__]
+    assert scripts or _catalog(postgres) == before  # nothing to apply: the queue is left as it was
+
+
 def test_a_failing_script_changes_nothing(postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     by_hand = next(p.name for p in SCRIPTS if p.name.startswith("03.02.00_01"))
     _old_queue(postgres, by_hand)  # half an upgrade done by hand: the record says 3.0.0

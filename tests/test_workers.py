@@ -24,7 +24,8 @@ import pytest
 from conftest import Server, check_json, page, run_cli, send, write_config
 from fakewayback import NOW_TS, FakeWayback, Row
 
-from linkcheck.distribute import JOB_SCHEMA, QUEUE, TASK, queue_app
+from linkcheck.config import load_config
+from linkcheck.distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, queue_app, requeue_stalled
 
 N = int(os.environ.get("LINKCHECK_CLUSTER_SOURCES", "300"))  # the issue's 2,000: LINKCHECK_CLUSTER_SOURCES=2000
 HELD = 12  # the source whose request hangs until the worker holding it has been killed
@@ -204,6 +205,27 @@ def test_a_job_of_a_newer_schema_is_refused_and_kept(tmp_path: Path, postgres: s
     assert server.requests == []
 
 
+def test_the_archive_job_of_a_killed_worker_goes_back_to_the_queue(
+        tmp_path: Path, postgres: str, server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    """Left "doing", it would hold the archive lock, and so every later pass's archive job."""
+    config = _migrated(server, tmp_path / "c", postgres, 1, capsys)
+
+    async def stalled_then_requeued() -> tuple[int, int]:
+        app = queue_app(postgres)
+        async with app.open_async():
+            job_id = await app.configure_task(ARCHIVE, queue=QUEUE, lock=ARCHIVE).defer_async(schema=JOB_SCHEMA,
+                                                                                                run=1)
+            with psycopg.connect(postgres, autocommit=True) as db:  # taken by a worker since gone
+                db.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL WHERE id = %s",
+                           (job_id,))
+            return job_id, await requeue_stalled(app, load_config(config))
+
+    job_id, n = asyncio.run(stalled_then_requeued())
+    with psycopg.connect(postgres) as db:
+        status = db.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,)).fetchone()
+    assert (n, status) == (1, ("todo",))
+
+
 def test_a_worker_waits_for_its_database(tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
@@ -284,6 +306,26 @@ def test_the_archive_work_of_a_distributed_pass_is_one_job(server: Server, tmp_p
         assert wayback.saves == [server.url("/page")]  # and saves nothing again
     finally:
         wayback.server.close()
+
+
+def test_a_distributed_pass_with_no_archive_leaves_the_archive_queue_alone(
+        server: Server, wayback: FakeWayback, tmp_path: Path, postgres: str,
+        procs: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]) -> None:
+    """As a local pass with --no-archive: the workers queue no capture for a later archive job."""
+    server.routes["/page"] = lambda h: send(h, 200, page("<p>Cited words.</p>"))
+    (tmp_path / "c").mkdir()
+    config = write_config(tmp_path / "c", [{"id": "page", "url": server.url("/page")}],
+                          archive={"wayback": True, "wayback_url": wayback.base}, history={"database": postgres},
+                          workers={"heartbeat": "1s", "stalled_after": "3s"})
+    assert run_cli(["migrate", "--config", str(config)], capsys)[0] == 0
+    procs.append(_linkcheck("worker", "--config", str(config), log=tmp_path / "w.log", cwd=tmp_path))
+    code, out, err = run_cli(["check", "--config", str(config), "--distribute", "--no-archive", "--format", "json"],
+                             capsys)
+    assert code == 0, err
+    [source] = json.loads(out)["sources"]
+    assert source["archive"]["wayback"]["message"] == "archiving is off (--no-archive)"
+    with psycopg.connect(postgres) as db:
+        assert db.execute("SELECT count(*) FROM captures").fetchone() == (0,)
 
 
 def _seed(wayback: FakeWayback, url: str) -> None:
