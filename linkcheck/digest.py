@@ -12,7 +12,7 @@ from typing import Any
 
 from .config import Config
 from .durations import stamp
-from .models import SEVERITY
+from .models import GONE, SEVERITY
 from .storage import href
 from .store import Store
 
@@ -146,17 +146,17 @@ def _item(r: dict[str, Any], changed: dict[str, Any] | None = None, **extra: Any
                 **extra)
 
 
-DEAD_LINKS = ("dead", "soft-404")
 _GOOD_LINKS = ("alive", "redirected")
 
 
 def _saved_before(latest: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
     """For a source now dead, the newest snapshot of a pass that found the page alive, as Item
-    fields (none when it has none): the last copy of what the article cited."""
-    if latest["link"] not in DEAD_LINKS:
+    fields: the last copy of what the article cited; no snapshot when history has none left (the
+    error page's own snapshot, a soft 404's, is no saved copy of what was cited)."""
+    if latest["link"] not in GONE:
         return {}
     good = next((r for r in history if r["link"] in _GOOD_LINKS and r.get("archive", {}).get("snapshot")), None)
-    return {"snapshot": good["archive"]["snapshot"], "saved_before": good["checked"]} if good else {}
+    return {"snapshot": good["archive"]["snapshot"], "saved_before": good["checked"]} if good else {"snapshot": None}
 
 
 def _bad(r: dict[str, Any]) -> bool:
@@ -191,7 +191,7 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
             continue  # removed from the config since
         # Whole results only for a source in trouble in the period; else only those whose stored
         # detail changed (drift, captures): a big history is not read source by source in full.
-        troubled = _bad(latest) or latest["link"] in DEAD_LINKS or any(
+        troubled = _bad(latest) or latest["link"] in GONE or any(
             _bad(r) for r in store.timeline(latest["id"], digest.since)[1:])
         history = store.history(latest["id"]) if troubled else store.changes_since(latest["id"], digest.since)
         saved = _saved_before(latest, history)

@@ -30,10 +30,10 @@ from .article import is_html
 from .config import Config
 from .errors import UsageError
 from .fsutil import atomic_write
+from .models import GONE
 from .store import Store
 from .wikitext import is_cite, is_wikitext, param
 
-_NEEDS_FIX = ("dead", "soft-404")
 _URL_END = r"(?![\w/?#=&%~+@-]|[.,;:!][\w/])"  # the URL ends here: `http://a/p` is not `http://a/p2`
 
 
@@ -59,7 +59,7 @@ class Unfixed:
 
 
 def _needs_fix(result: dict[str, Any]) -> bool:
-    return result.get("link") in _NEEDS_FIX or any(q.get("lost") for q in result.get("quotes", []))
+    return result.get("link") in GONE or any(q.get("lost") for q in result.get("quotes", []))
 
 
 def _capture_before(history: list[dict[str, Any]]) -> tuple[str, str | None] | None:
@@ -82,7 +82,7 @@ def _date(timestamp: str | None) -> str:
 def _why_unfixed(config: Config, result: dict[str, Any]) -> str:
     if not config.archive.wayback:
         return "Wayback is off ([archive] wayback = false), so no archived copy is known"
-    if result.get("link") in _NEEDS_FIX:
+    if result.get("link") in GONE:
         return "no archived copy of the page is known"
     return "no archived copy holds the quote"
 
@@ -101,7 +101,7 @@ def plan(config: Config, store: Store, articles: set[str] | None) -> tuple[dict[
         capture = _capture_before(store.history(src.id))
         if capture is None:
             known = store.capture(tweet_url(src.url) or src.url)
-            dead_all_along = result.get("link") in _NEEDS_FIX  # then the newest capture predates the death
+            dead_all_along = result.get("link") in GONE  # then the newest capture predates the death
             capture = (known.url, known.timestamp) if known and known.url and known.verified is not False \
                 and dead_all_along else None
         for cited in result.get("cited_in", []):

@@ -56,6 +56,7 @@ class Status(StrEnum):
 
 # Worst first: the order in which reports and digests list sources and articles.
 SEVERITY: dict[str, int] = {Status.BROKEN: 0, Status.WARNING: 1, Status.OK: 2}
+GONE: tuple[str, ...] = (LinkState.DEAD, LinkState.SOFT_404)  # the cited page is no more: cite a saved copy
 
 
 # The problem vocabulary of CONTRACT.md (extend, never rename).

@@ -104,6 +104,20 @@ def test_a_dead_source_links_its_last_good_saved_copy(server: Server, tmp_path: 
     assert "The story as it was cited." in readable and "Gone." not in readable
 
 
+def test_a_page_gone_from_its_first_pass_has_no_saved_copy(server: Server, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A soft 404 (an error page answering 200) has a snapshot of its own, of the error page: no
+    copy of what the article cited, so the card offers none."""
+    server.routes["/gone"] = lambda h: send(h, 200, page("<h1>Page not found</h1>", title="Page not found"))
+    config = write_config(tmp_path, [{"id": "gone", "url": server.url("/gone")}])
+    assert run_cli(["check", "--config", str(config)], capsys)[0] == 1
+    data = json.loads(_report(config, "json", capsys))
+    [card] = data["broke"]
+    assert card["link"] == "soft-404" and card["snapshot"] is None and not card["saved_before"]
+    doc = lxml.html.document_fromstring(_report(config, "html", capsys))
+    assert not doc.xpath("//section[@id='broke']//a[starts-with(text(), 'saved copy')]")
+
+
 def test_word_diff_marks_only_what_differs() -> None:
     quote, found = word_diff(QUOTE, PAGE)
     assert [t for t, changed in quote if changed] == ["12", "2023"]
