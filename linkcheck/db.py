@@ -22,6 +22,7 @@ row values). What differs is translated here, and only this:
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 import sqlite3
 import time
@@ -81,6 +82,10 @@ def url_problem(url: str) -> str:
     if parts.password is not None:
         return ("the URL holds a password; a config file is no place for one: give it in the PGPASSWORD "
                 "environment variable or in ~/.pgpass, and write the URL as postgresql://user@host/db")
+    missing = [name for name in ("psycopg", "procrastinate") if importlib.util.find_spec(name) is None]
+    if missing:
+        return (f"a PostgreSQL history needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                "not installed: pip install 'linkcheck-citations[postgresql]'")
     return ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,19 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     for name, p in sub.choices.items():  # type: ignore[union-attr]
         for action in p._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} lacks help"
+
+
+@pytest.mark.parametrize("absent", ["psycopg", "procrastinate"])
+def test_a_postgresql_history_without_its_extra_is_a_config_error(
+        absent: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed without `[postgresql]`, a PostgreSQL history says what to install (exit 2, at its
+    key), for every command, rather than ending in an ImportError."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == absent else real(name, *a))
+    path = tmp_path / "sources.toml"
+    path.write_text('[history]\ndatabase = "postgresql://linkcheck@127.0.0.1:9/db"\n' + GOOD_SOURCE, encoding="utf-8")
+    for command in ("validate", "migrate", "check"):
+        code, _, err = run_cli([command, "--config", str(path)], capsys)
+        assert code == 2 and "Traceback" not in err, (command, err)
+        assert f"{path}:2: [history] database" in err and absent in err
+        assert "pip install 'linkcheck-citations[postgresql]'" in err
