@@ -77,6 +77,9 @@ class Item:
         if problems & {"dead", "soft-404", "confirmed-dead"}:
             if self.wayback:
                 return f"Cite the archived copy: {self.wayback}"
+            if self.saved_before:  # only this checker's own copy: a reader cannot be sent there
+                return (f"No public archived copy is known; the saved copy of {self.saved_before[:10]} below shows "
+                        "what was cited: submit it to an archive, find the page elsewhere, or replace it.")
             return "No archived copy is known: find the page elsewhere (the publisher, another archive) or replace it."
         if problems & {"quote-missing", "quote-lost", "quote-altered", "quote-changed"}:
             return ("Re-read the passage as the page has it now and correct the quote or the article"

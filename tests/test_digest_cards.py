@@ -102,6 +102,8 @@ def test_a_dead_source_links_its_last_good_saved_copy(server: Server, tmp_path: 
     [href] = doc.xpath(f"//section[@id='broke']//a[text()='saved copy of {card['saved_before'][:10]}']/@href")
     readable = (tmp_path / href).read_text()
     assert "The story as it was cited." in readable and "Gone." not in readable
+    what_to_do = " ".join(doc.xpath("string(//section[@id='broke']//*[contains(@class, 'todo')])").split())
+    assert f"the saved copy of {card['saved_before'][:10]} below shows what was cited" in what_to_do
 
 
 def test_a_page_gone_from_its_first_pass_has_no_saved_copy(server: Server, tmp_path: Path,
