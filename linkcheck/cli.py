@@ -23,6 +23,7 @@ from .models import CheckRun, Status
 from .reporters.common import plural
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_NO_HISTORY = 0, 1, 2, 3, 4, 5
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for any command whose reader left (`| head`)
 CHECK_FORMATS = ("text", "json", "markdown", "junit", "github")
 
 
@@ -405,7 +406,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:  # "Run again with --debug" is usually done by appending it: accept it after the command too
         argv = ["--debug", *(a for a in argv if a != "--debug")]
     with logged_to(logging.StreamHandler(sys.stderr) if debug else None):
-        return _main(argv, debug)
+        try:
+            code = _main(argv, debug)
+            sys.stdout.flush()  # a short output meets a closed pipe only here
+            return code
+        except BrokenPipeError:
+            return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """Standard output was closed early (`linkcheck check --format json | head`): not a bug.
+
+    Whatever is still buffered goes to /dev/null so that the interpreter's last flush is quiet too.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return EXIT_PIPE
 
 
 def _main(argv: Sequence[str] | None, debug: bool) -> int:
@@ -427,6 +446,8 @@ def _main(argv: Sequence[str] | None, debug: bool) -> int:
         return 130
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
+    except BrokenPipeError:  # the reader of our standard output went away: handled by main()
+        raise
     except Exception as exc:
         if debug:
             traceback.print_exc()

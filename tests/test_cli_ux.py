@@ -178,3 +178,23 @@ def test_validate_lists_every_error_in_line_order_with_duplicates_of_broken_sour
     lines = err.splitlines()
     assert [line.split(":")[2] for line in lines] == ["2", "4", "8", "11"], err
     assert "source 'a' has the same id as the source at line 7" in lines[3]
+
+
+@pytest.mark.parametrize("command", [["validate"], ["links", "--format", "markdown"]])
+def test_a_reader_that_leaves_early_is_not_an_internal_error(tmp_path: Path, command: list[str]) -> None:
+    """`linkcheck ... | head`: the reader closes the pipe; no 'internal error (a bug)', no exit 3."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "sources.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before linkcheck writes a byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "linkcheck", *command, "--config", str(path)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
