@@ -248,9 +248,15 @@ def _first_check(config_path: Path, allow_private: bool = False) -> int:
         if allow_private:  # what --allow-private lets init read, its first check may read too
             config = replace(config, fetch=replace(config.fetch, allow_private=True))
         run = asyncio.run(run_pass(config, archive=False))
+        sources = quotes = exact = 0
         for o in run.outcomes:  # read back from the scratch history: inside its folder
+            sources += 1
+            if not o.quotes and o.link not in (LinkState.ALIVE, LinkState.REDIRECTED):
+                print(f"{o.source.id}: {o.link.value} ({o.message})")  # a dead page quoted nothing
             for q in o.quotes:
+                quotes += 1
                 if q.match is MatchKind.EXACT:
+                    exact += 1
                     continue
                 if q.match is MatchKind.UNVERIFIABLE:
                     print(f"{o.source.id}: could not check “{q.text}” ({o.message})")
@@ -258,4 +264,8 @@ def _first_check(config_path: Path, allow_private: bool = False) -> int:
                     print(f"{o.source.id}: “{q.text}” is {q.match.value} (score {q.score:.2f})")
                     if q.found_text:
                         print(f"    the page says: “{q.found_text}”")
+            if o.link is LinkState.REFUSED and not allow_private:
+                print("    (`init --allow-private` lets this first check read it)")
+        # Said even when all is well: a silent --check looks as if it had not run.
+        print(f"first check: {plural(sources, 'source')}, {exact} of {plural(quotes, 'quote')} found word for word")
     return 0

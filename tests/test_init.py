@@ -252,3 +252,18 @@ def test_tweets_through_oembed(server: Server, fake_twitter: dict[str, Any], tmp
 ])
 def test_tweet_url_forms(url: str, canonical: str | None) -> None:
     assert tweet_url(url) == canonical
+
+
+def test_init_check_says_so_when_every_quote_is_found_and_names_a_dead_page(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server.routes["/c"] = lambda h: send(h, 200, page("<p>Allies agree and conditions are met.</p>"))
+    server.routes["/gone"] = lambda h: send(h, 404, "gone")
+    article = tmp_path / "article.txt"
+    article.write_text(f"It said “conditions are met”.[1] See also [2].\n[1] Communiqué {server.url('/c')}\n"
+                       f"[2] Old page {server.url('/gone')}\n")
+    out = tmp_path / "sources.toml"
+    code, stdout, err = run_cli(["init", "--from", str(article), "--output", str(out), "--check",
+                                 "--allow-private"], capsys)
+    assert code == 0, err
+    assert "first check: 2 sources, 1 of 1 quote found word for word" in stdout  # not silent when all is well
+    assert "dead (The server answers HTTP 404" in stdout  # a dead page that quoted nothing is named too
