@@ -68,4 +68,6 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
 
 
 def _minutes(m: float) -> str:
+    if m < 0.5:  # "about 0 min" for a backlog that is not empty read as a broken estimate
+        return "under a minute"
     return f"{m:.0f} min" if m < 90 else f"{m / 60:.1f} h"

@@ -346,3 +346,10 @@ def test_parse_link_memento_picks_the_newest_memento() -> None:
             '<https://web.archive.org/web/timemap/link/http://example.org/>; rel="timemap"')
     assert parse_link_memento(link) == "https://web.archive.org/web/20231127000000/http://example.org/"
     assert parse_link_memento('<http://example.org/>; rel="original"') is None
+
+
+def test_a_small_archive_backlog_drains_in_under_a_minute_not_in_0_min() -> None:
+    from linkcheck.status import _minutes
+
+    assert _minutes(0.2) == "under a minute"
+    assert (_minutes(1.4), _minutes(120)) == ("1 min", "2.0 h")
