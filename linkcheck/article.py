@@ -246,7 +246,10 @@ def _quotes(body: list[str]) -> list[tuple[str, str, str]]:
 
 
 def _sentence(line: str, start: int, end: int) -> str:
-    left = max(line.rfind(". ", 0, start), line.rfind("。", 0, start))
+    before = line[:start].rstrip()
+    # "... concrete support. [3]": a marker after its sentence's full stop cites that sentence
+    cut = len(before) - 1 if before.endswith((".", "。")) else start
+    left = max(line.rfind(". ", 0, cut), line.rfind("。", 0, cut))
     right_candidates = [i for i in (line.find(". ", end), line.find("。", end)) if i >= 0]
     right = min(right_candidates) + 1 if right_candidates else len(line)
     return line[left + 1 if left >= 0 else 0:right].strip()

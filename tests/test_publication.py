@@ -94,6 +94,12 @@ def test_citing_sentence_and_title() -> None:
     assert parsed.sources[0].sentence == "The pier is closed."
 
 
+def test_a_marker_after_the_full_stop_cites_the_sentence_before_it() -> None:
+    parsed = parse_article("# Harbour works\n\nFirst sentence. The pier is closed. [1]\n\n"
+                           "[1] Harbour Times http://h.example/pier\n", "a.md")
+    assert parsed.sources[0].sentence == "The pier is closed."  # not "" (what follows the marker)
+
+
 def test_generated_ids_depend_on_the_url_alone() -> None:
     one = stable_ids(["http://a.example/x/story", "http://b.example/page"], set())
     two = stable_ids(["http://b.example/page", "http://a.example/x/story", "http://c.example/other"], set())
