@@ -19,6 +19,8 @@ from .models import Change, MatchKind, QuoteMatch
 
 _LOCATED = (MatchKind.EXACT, MatchKind.NORMALIZED, MatchKind.FUZZY, MatchKind.ALTERED)
 _LOCATED_VALUES = frozenset(m.value for m in _LOCATED)  # as stored results write them
+_VERBATIM = (MatchKind.EXACT, MatchKind.NORMALIZED)
+_VERBATIM_VALUES = frozenset(m.value for m in _VERBATIM)
 
 
 def passage_changes(old: str, new: str) -> tuple[Change, ...]:
@@ -37,12 +39,15 @@ def passage_changes(old: str, new: str) -> tuple[Change, ...]:
 
 def mark_changed(quotes: Sequence[QuoteMatch], before: Sequence[Mapping[str, Any]]) -> tuple[QuoteMatch, ...]:
     """`quotes` with the passage each matched on the last pass (`before`, stored results) set
-    where it reads differently now."""
+    where it reads differently now. A passage that changed back to the quoted words (altered or
+    fuzzy then, word for word now) is the quote recovering, not news to warn of."""
     was = {q.get("text"): q.get("found_text") for q in before if q.get("match") in _LOCATED_VALUES}
+    recovered = {q.get("text") for q in before if q.get("match") not in _VERBATIM_VALUES}
     out = []
     for q in quotes:
         old = was.get(q.text)
         changes = passage_changes(old, q.found_text) if isinstance(old, str) and q.found_text and \
-            old != q.found_text and q.match in _LOCATED else ()
+            old != q.found_text and q.match in _LOCATED and \
+            not (q.match in _VERBATIM and q.text in recovered) else ()
         out.append(replace(q, previous_text=old, passage_changes=changes) if changes else q)
     return tuple(out)

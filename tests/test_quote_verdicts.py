@@ -70,6 +70,24 @@ def test_the_quoted_passage_changing_since_the_last_pass_is_a_warning_with_its_c
     assert "quote-changed" not in by_id(third)["port"]["problems"], "reported once, not on every pass"
 
 
+def test_a_page_back_to_the_quoted_words_recovers_without_a_warning(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1.2 → 1.5 is the quote altered (broken); 1.5 → 1.2 again is the quote found word for word,
+    not a `quote-changed` warning about the very change that mended it (the page's text did
+    change: that is `content-changed`, as for any edit)."""
+    pages = {"/port": f"<p>{PORT.replace('1.2', '1.5')}</p>"}
+    _site(server, pages)
+    config = write_config(tmp_path, [{"id": "port", "url": server.url("/port"),
+                                      "quotes": ["the port handled 1.2 million containers"]}])
+    code, first = check_json(config, capsys)
+    assert code == 1 and by_id(first)["port"]["quotes"][0]["match"] == "altered"
+    pages["/port"] = f"<p>{PORT}</p>"
+    code, second = check_json(config, capsys)
+    source = by_id(second)["port"]
+    assert code == 0 and source["problems"] == ["content-changed"]
+    assert source["quotes"][0]["match"] == "exact" and "passage_changes" not in source["quotes"][0]
+
+
 def test_a_paraphrase_is_located_watched_and_never_missing(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pages = {"/nato": f"<p>{NATO}</p><p>24. We remain open to constructive engagement with the PRC.</p>"}
