@@ -128,7 +128,8 @@ def server2() -> Iterator[Server]:
 
 POSTGRES = os.environ.get("LINKCHECK_TEST_POSTGRES", "")
 _HOW = ("PostgreSQL tests need a server: set LINKCHECK_TEST_POSTGRES=postgresql://USER@127.0.0.1:PORT/DB "
-        "(a role allowed to CREATE DATABASE), or run `bash .ci/run`, which starts a throwaway one")
+        "(a role allowed to CREATE DATABASE), or run the tests under `bash -c 'source .ci/postgres && pytest'`, "
+        "which starts a throwaway server and stops it after")
 
 
 def _with_db(dsn: str, name: str) -> str:
