@@ -49,7 +49,7 @@ def test_junit(ci_site: Path) -> None:
     assert gone is not None and "broken citation" in gone.get("message", "") and gone.get("type") == "dead"
     quote = cases["quote"].find("failure")
     assert quote is not None and "“when member countries agree” — missing" in (quote.text or "")
-    assert "the page says: “Allies agree and conditions are met.”" in (quote.text or "")
+    assert "nearest passage on the page: “Allies agree and conditions are met.”" in (quote.text or "")
     skipped = cases["down"].find("skipped")
     assert skipped is not None and skipped.get("message", "").startswith("could not be verified")
 

@@ -30,7 +30,9 @@ def quote_line(q: QuoteMatch, limit: int = 200) -> str:
     if q.changes:
         line += f": {changes_text(q.changes)}"
     if q.found_text and q.match is not MatchKind.EXACT:
-        line += f"; the page says: “{_clip(q.found_text, limit)}”"
+        # A missing quote's passage is only the closest one: not what the page says instead of it.
+        said = "nearest passage on the page" if q.match is MatchKind.MISSING else "the page says"
+        line += f"; {said}: “{_clip(q.found_text, limit)}”"
     if news := news_of(q):
         line += f"; changed since the last check: {changes_text(news)}"
     return line
