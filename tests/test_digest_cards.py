@@ -120,6 +120,20 @@ def test_a_page_gone_from_its_first_pass_has_no_saved_copy(server: Server, tmp_p
     assert not doc.xpath("//section[@id='broke']//a[starts-with(text(), 'saved copy')]")
 
 
+def test_a_missing_quote_is_shown_beside_the_nearest_passage(server: Server, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A quote not on the page is shown beside the nearest passage, called so: not "the page says",
+    which reads as what the page says instead of the quote."""
+    server.routes["/p"] = lambda h: send(h, 200, page("<p>The harbour will reopen in spring after repairs.</p>"))
+    config = write_config(tmp_path, [{"id": "p", "url": server.url("/p"), "quotes": ["the mayor resigned in protest"]}])
+    assert run_cli(["check", "--config", str(config)], capsys)[0] == 1
+    markdown = _report(config, "markdown", capsys)
+    assert "- nearest passage on the page: “" in markdown and "the page says" not in markdown
+    doc = lxml.html.document_fromstring(_report(config, "html", capsys))
+    [card] = doc.xpath("//section[@id='broke']//li[@class='quoted']")
+    assert "nearest passage on the page" in card.text_content() and "the page says" not in card.text_content()
+
+
 def test_word_diff_marks_only_what_differs() -> None:
     quote, found = word_diff(QUOTE, PAGE)
     assert [t for t, changed in quote if changed] == ["12", "2023"]

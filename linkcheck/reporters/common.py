@@ -30,12 +30,16 @@ def quote_line(q: QuoteMatch, limit: int = 200) -> str:
     if q.changes:
         line += f": {changes_text(q.changes)}"
     if q.found_text and q.match is not MatchKind.EXACT:
-        # A missing quote's passage is only the closest one: not what the page says instead of it.
-        said = "nearest passage on the page" if q.match is MatchKind.MISSING else "the page says"
-        line += f"; {said}: “{_clip(q.found_text, limit)}”"
+        line += f"; {passage_label(q.match.value)}: “{_clip(q.found_text, limit)}”"
     if news := news_of(q):
         line += f"; changed since the last check: {changes_text(news)}"
     return line
+
+
+def passage_label(match: str) -> str:
+    """What a report calls the page's passage shown beside a quote: a missing quote's is only the
+    closest one, not what the page says instead of it."""
+    return "nearest passage on the page" if match == MatchKind.MISSING.value else "the page says"
 
 
 def _clip(text: str, limit: int) -> str:

@@ -10,7 +10,7 @@ from html import escape
 
 from ..digest import Digest, Item
 from ..durations import parse_stamp
-from .common import Runs, word_diff
+from .common import Runs, passage_label, word_diff
 
 _CSS = """
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#fff; --muted:#5f6368; --line:#e3e3e6;
@@ -95,7 +95,7 @@ def _quotes_off(item: Item) -> list[str]:
                           + (f'<mark>{escape(c["page"])}</mark>' if c["page"] else "(nothing)") + "</li>"
                           for c in q.get("changes") or [])
         out.append(f'<li class="quoted"><span class="label">Quoted in the article</span> “{_runs(quoted)}”'
-                   f'<br><span class="label">the page says</span> “{_runs(page)}”'
+                   f'<br><span class="label">{passage_label(q["match"])}</span> “{_runs(page)}”'
                    + (f'<ul class="changes">{changes}</ul>' if changes else "") + "</li>")
     return ['<ul class="diff">', *out, "</ul>"] if out else []
 

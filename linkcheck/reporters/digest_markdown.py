@@ -5,7 +5,7 @@ the digest still works when mailed."""
 from __future__ import annotations
 
 from ..digest import Digest, Item
-from .common import Runs, md_escape, word_diff
+from .common import Runs, md_escape, passage_label, word_diff
 
 _ICON = {"broken": "❌", "warning": "⚠️", "ok": "✅"}
 
@@ -39,7 +39,7 @@ def _details(item: Item) -> list[str]:
     for q in item.quotes_off:
         quoted, page = word_diff(q["text"], q["found_text"], b_around=True)
         out.append(f"  - quoted: “{_marked(quoted, '~~')}”")
-        out.append(f"    - the page says: “{_marked(page, '**')}”")
+        out.append(f"    - {passage_label(q['match'])}: “{_marked(page, '**')}”")
     for q in item.word_changes:  # the passage changed since the last pass, the quote still found
         if q not in item.quotes_off and q.get("previous_text") and q.get("found_text"):
             before, after = word_diff(q["previous_text"], q["found_text"])
