@@ -73,6 +73,7 @@ class SnapshotTask:
     """Writing a page's WARC: what `write_snapshot` needs besides the fetch and the findings."""
 
     source_id: str
+    digest: str  # of the payload (`payload_digest`), as the loop looked it up
     user_agent: str
     storage: Storage
     last_try: bool = True  # False: none for a page `second_try` sends back to the end of the pass
@@ -96,7 +97,8 @@ def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], mi
     meta = {"source": snapshot.source_id, "url": fetch.url, "text_hash": analysis.text_hash,
             "encoding": analysis.encoding or None, "link": analysis.verdict.link.value,
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
-    return analysis, write_snapshot(snapshot.source_id, fetch, meta, snapshot.user_agent, snapshot.storage)
+    return analysis, write_snapshot(snapshot.source_id, fetch, snapshot.digest, meta, snapshot.user_agent,
+                                    snapshot.storage)
 
 
 class CpuPool:

@@ -23,7 +23,7 @@ from .adapters.twitter import read_tweet, tweet_url
 from .analyse import Analysis, CpuPool, SnapshotTask, second_try
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
-from .archive.snapshots import Written, stored_snapshot
+from .archive.snapshots import Written, payload_digest, stored_snapshot
 from .config import Config, load_config
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
@@ -145,9 +145,9 @@ async def _read(source: Source, deps: Deps, prior: Prior, key: str,
             return fetch, _reused(prior.last), None
     stored = task = None
     if fetch.error is None and fetch.raw and not canonical:
-        storage = config.snapshot_storage
-        stored = await stored_snapshot(storage, fetch, lambda digest: deps.store.snapshot_for_digest(source.id, digest))
-        task = None if stored else SnapshotTask(source.id, config.fetch.user_agent, storage, last_try)
+        storage, digest = config.snapshot_storage, payload_digest(fetch.raw)
+        stored = await stored_snapshot(storage, digest, lambda d: deps.store.snapshot_for_digest(source.id, d))
+        task = None if stored else SnapshotTask(source.id, digest, config.fetch.user_agent, storage, last_try)
     analysis, written = await deps.cpu.judge(fetch, page, source.quotes, config.policy.min_quote_score, prior.recent,
                                              task)
     return fetch, analysis, stored or written

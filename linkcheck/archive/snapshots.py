@@ -47,24 +47,23 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
 
 
-async def stored_snapshot(storage: Storage, fetch: FetchResult,
-                          stored: Callable[[str], str | None]) -> Written | None:
-    """The snapshot of the same payload that `stored(payload digest)` names, if its file is still there."""
-    digest = payload_digest(fetch.raw)
+async def stored_snapshot(storage: Storage, digest: str, stored: Callable[[str], str | None]) -> Written | None:
+    """The snapshot of the payload of `digest` that `stored(digest)` names, if its file is still there."""
     existing = stored(digest)
     return Written(existing, digest, new=False) if existing and await storage.exists_async(existing) else None
 
 
-def write_snapshot(source_id: str, fetch: FetchResult, metadata: dict[str, Any], user_agent: str,
+def write_snapshot(source_id: str, fetch: FetchResult, digest: str, metadata: dict[str, Any], user_agent: str,
                    storage: Storage) -> Written:
     """Store `fetch` as `<source>/<time>-<digest>.warc.gz` in `[snapshots] path` (by default the
     config's `snapshots/`; a folder every worker mounts, or a bucket). Picklable arguments: it runs
-    in a worker process when there is a pool (compression is most of a first pass's CPU)."""
-    digest = payload_digest(fetch.raw)
+    in a worker process when there is a pool (compression is most of a first pass's CPU). `digest`
+    is `payload_digest(fetch.raw)`, computed once by the caller (and not again by warcio)."""
     stamp = fetch.fetched_at.replace("-", "").replace(":", "")
     name = f"{stamp}-{digest[5:17].lower()}.warc.gz"
     path = storage.write(f"{_safe(source_id)}/{name}",
-                         lambda out: _write_records(_Writer(out, gzip=False), name, fetch, metadata, user_agent))
+                         lambda out: _write_records(_Writer(out, gzip=False), name, fetch, digest, metadata,
+                                                    user_agent))
     return Written(path, digest, new=True)
 
 
@@ -90,7 +89,7 @@ class _Writer(WARCWriter):  # type: ignore[misc]  # warcio is untyped
         super()._write_warc_record(_Member(out), record)
 
 
-def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata: dict[str, Any],
+def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, digest: str, metadata: dict[str, Any],
                    user_agent: str) -> None:
     date = fetch.fetched_at
     writer.write_record(writer.create_warcinfo_record(name, {
@@ -108,7 +107,7 @@ def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata: 
     headers = [(k, str(len(fetch.raw)) if k.lower() == "content-length" else v) for k, v in headers]
     response = writer.create_warc_record(
         fetch.final_url, "response", payload=io.BytesIO(fetch.raw), length=len(fetch.raw),
-        warc_headers_dict={"WARC-Date": date},
+        warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": digest},
         http_headers=StatusAndHeaders(f"{fetch.status_code} {_reason(fetch.status_code)}", headers,
                                       protocol="HTTP/1.1"))
     response_id = response.rec_headers.get_header("WARC-Record-ID")
