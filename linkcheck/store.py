@@ -370,10 +370,10 @@ class Store:
         """The results pass `run_id` stored for `source_ids` (read by primary key), by source id;
         only those of `status` when given (the others' details are not read)."""
         marks = ", ".join("?" * len(source_ids))
-        which = " AND o.status = ?" if status else ""
+        which, of_status = (" AND o.status = ?", (status,)) if status else ("", ())
         return {row[10]: join_result(row[:9], unpacked(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
-            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?{which}", (*source_ids, run_id, *filter(None, [status])))}
+            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?{which}", (*source_ids, run_id, *of_status))}
 
     def count_in_run(self, run_id: int) -> int:
         """How many sources the newest pass has stored so far."""
