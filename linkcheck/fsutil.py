@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 
 def umask() -> int:
@@ -38,17 +39,25 @@ def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
 
 def atomic_write(path: Path, text: str | Iterable[str]) -> None:
     """Write `text` (or its pieces, as they come) to `path` through a temporary file in the same
-    folder and a rename."""
+    folder and a rename, synced to disk."""
+    def fill(f: IO[bytes]) -> None:
+        for piece in [text] if isinstance(text, str) else text:
+            f.write(piece.encode("utf-8"))
+
+    replace_with(path, fill, durable=True)
+
+
+def replace_with(path: Path, fill: Callable[[IO[bytes]], None], *, durable: bool) -> None:
+    """Write `path` whole with `fill`, through a temporary file in the same folder and a rename: a
+    reader (or a killed writer) never sees half a file. `durable`: synced to disk before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            if isinstance(text, str):
-                f.write(text)
-            else:
-                f.writelines(text)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

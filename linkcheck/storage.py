@@ -14,14 +14,13 @@ variables (e.g. FSSPEC_S3_ENDPOINT_URL) to the options of `[snapshots] storage_o
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-from .fsutil import temp_beside
+from .fsutil import replace_with
 
 # The pip extras that bring a backend in (pyproject.toml); other protocols name their own package.
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
@@ -101,17 +100,9 @@ class Storage:
             fs.pipe_file(key, buffer.getvalue())
             return url
         path = self.root / Path(folder).expanduser() / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_beside(path)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                fill(out)
-            # No fsync: a killed process cannot leave a half file behind the rename, and history (not
-            # this file) is the source of truth; an fsync per page cost more than the fetch itself.
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Not durable: a killed process cannot leave a half file behind the rename, and history (not
+        # this file) is the source of truth; an fsync per page cost more than the fetch itself.
+        replace_with(path, fill, durable=False)
         return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
 
     def exists(self, stored: str) -> bool:
