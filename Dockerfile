@@ -1,16 +1,28 @@
 # linkcheck as a long-running service: `docker run -v citations:/data IMAGE` with /data/sources.toml.
-FROM python:3.12-slim
-
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-
 # EXTRAS=postgresql for a PostgreSQL history and workers (examples/compose-cluster.yaml). This
 # project from its own folder: DL3013 (pin versions) does not apply; its dependencies are pinned in pyproject.toml.
 ARG EXTRAS=""
-WORKDIR /opt/linkcheck
-COPY pyproject.toml README.md ./
+
+# The wheels, built where a C compiler is (linkcheck's text walk is compiled), then installed
+# into an image without one.
+FROM python:3.12-slim AS build
+ARG EXTRAS
+WORKDIR /src
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY linkcheck ./linkcheck
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${EXTRAS:+[$EXTRAS]}"
+
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ARG EXTRAS
+WORKDIR /opt/linkcheck
+COPY --from=build /wheels /wheels
+# hadolint ignore=DL3013
+RUN pip install --no-cache-dir --no-index --find-links /wheels "linkcheck-citations${EXTRAS:+[$EXTRAS]}" \
+    && rm -rf /wheels \
     && useradd --create-home --uid 10001 --user-group linkcheck \
     && mkdir /data && chown linkcheck:linkcheck /data
 

@@ -1,0 +1,9 @@
+from collections.abc import Callable, Iterable
+
+from lxml import etree
+
+class Walker:
+    def __init__(self, skip: Iterable[str], block: Iterable[str], furniture: Iterable[str],
+                 hidden: Callable[[str | None, str | None], bool],
+                 is_furniture: Callable[[str | None, str | None, str | None], bool], boundary: str) -> None: ...
+    def text(self, root: etree._Element, skip_furniture: bool) -> str: ...
