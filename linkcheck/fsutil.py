@@ -4,36 +4,27 @@ colleagues can read the reports."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
 
-def umask() -> int:
-    """The process umask, read without changing it where Linux shows it (os.umask(), the only
-    portable way, sets it for a moment for every thread)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     """An open temporary file in `path`'s folder for a write-then-rename, with the mode `path`
-    already has, or the umask's (mkstemp alone makes every file 0600)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o666 & ~umask()
-    os.fchmod(fd, mode)
+    already has, else the one any new file gets: 0666 less the umask, applied by the kernel
+    (mkstemp makes every file 0600, and reading the umask back costs a read of /proc per file)."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:  # one in 2**48: another name
+            continue
+    with contextlib.suppress(OSError):  # no file there yet (or not one to copy the mode of)
+        os.fchmod(fd, path.stat().st_mode & 0o777)
     return fd, tmp
 
 

@@ -6,13 +6,14 @@ the `migrations` table."""
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from isal import isal_zlib
 
 from .db import Db, open_db
 from .durations import now_utc, stamp
@@ -116,12 +117,13 @@ def _detail_id(db: Db, source_id: str, detail: str, previous: tuple[int, str] | 
 
 
 def packed(text: str) -> bytes:
-    """A text version or a result's detail as history stores it."""
-    return zlib.compress(text.encode("utf-8"))
+    """A text version or a result's detail as history stores it: zlib's format, written by ISA-L
+    at its level 3 (a fifth of zlib's default level's CPU on the corpus's main texts, 3% larger)."""
+    return isal_zlib.compress(text.encode("utf-8"), 3)
 
 
 def unpacked(blob: bytes) -> str:
-    return zlib.decompress(blob).decode("utf-8")
+    return isal_zlib.decompress(blob).decode("utf-8")
 
 
 def _m3_validators(db: Db) -> None:
