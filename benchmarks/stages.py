@@ -22,7 +22,7 @@ from real_pages import _pages
 
 from linkcheck.analyse import analyse
 from linkcheck.drift import text_hash
-from linkcheck.extract import _lines, _main_element, _text, decode, parse_html, visible_lines
+from linkcheck.extract import _main_element, decode, parse_html, visible_lines
 from linkcheck.match import match_quotes
 from linkcheck.models import FetchResult, PageText, Quote
 from linkcheck.verdict import classify
@@ -42,7 +42,7 @@ def _page_stages(html: bytes, sentence: str) -> dict[str, float]:
     root = parse_html(text)
     assert root is not None
     lines = visible_lines(root)
-    main = "\n".join(_lines(_text(_main_element(root), skip_furniture=True)))
+    main = "\n".join(visible_lines(_main_element(root), skip_furniture=True))
     page = PageText(text="\n".join(lines), main=main, title=sentence)
     fetch = FetchResult(url="https://example.org/a/b", final_url="https://example.org/a/b", status_code=200,
                         headers=(("content-type", "text/html"),), body=html)
@@ -52,7 +52,7 @@ def _page_stages(html: bytes, sentence: str) -> dict[str, float]:
         "decode": lambda: decode(html, "text/html"),
         "parse (lxml)": lambda: parse_html(text),
         "visible text (whole page)": lambda: visible_lines(root),
-        "main text": lambda: _lines(_text(_main_element(root), skip_furniture=True)),
+        "main text": lambda: visible_lines(_main_element(root), skip_furniture=True),
         "verdict heuristics": lambda: classify(fetch, page),
         "quote matching (1 quote)": lambda: match_quotes(page, quotes, 0.9),
         "drift hash (masked main text)": lambda: text_hash(main),

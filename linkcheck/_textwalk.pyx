@@ -5,11 +5,13 @@ The same walk in Python cost ~2 ms of a page's ~5 ms of judging (a Python proxy 
 `.get()` and `.text` per element); here the tree is read through lxml's public C API (the node
 structs lxml ships the headers of, no libxml2 function is called) and only the attribute rules
 stay in Python (`Walker`'s callbacks), called for the few elements that carry those attributes.
-The rules themselves (which tags, which attributes) are given by `extract`: this module only walks.
+The rules themselves (which tags, which attributes) are given by `extract`: this module only walks,
+and cuts the text into lines (`lines`): one per block, whitespace runs collapsed as `str.split()`
+does (the same Unicode whitespace).
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.stdlib cimport free, realloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, strcmp, strlen
 
 cimport lxml.includes.etreepublic as cetree
@@ -52,6 +54,65 @@ cdef object _value(tree.xmlAttr* attr):
             joined += <bytes>part.content
         part = part.next
     return joined.decode("utf-8", "replace")
+
+
+cdef size_t _space(const unsigned char* p, size_t left) noexcept:
+    """The length in bytes of the whitespace character (as `str.isspace` says) at `p`, else 0."""
+    cdef unsigned char c = p[0]
+    if c < 0x80:
+        return 1 if (0x09 <= c <= 0x0d or 0x1c <= c <= 0x20) else 0
+    if c == 0xc2 and left >= 2:
+        return 2 if p[1] == 0x85 or p[1] == 0xa0 else 0
+    if left < 3:
+        return 0
+    if c == 0xe1:
+        return 3 if p[1] == 0x9a and p[2] == 0x80 else 0
+    if c == 0xe2 and p[1] == 0x80:
+        return 3 if p[2] <= 0x8a or p[2] == 0xa8 or p[2] == 0xa9 or p[2] == 0xaf else 0
+    if c == 0xe2 and p[1] == 0x81:
+        return 3 if p[2] == 0x9f else 0
+    if c == 0xe3:
+        return 3 if p[1] == 0x80 and p[2] == 0x80 else 0
+    return 0
+
+
+cdef list _split(const unsigned char* data, size_t size, unsigned char boundary):
+    """The non-empty lines of UTF-8 `data` cut at `boundary`, each `" ".join(line.split())`."""
+    cdef list out = []
+    cdef unsigned char* line = <unsigned char*>malloc(size + 1)
+    cdef size_t i = 0, n = 0, width
+    cdef bint gap = False
+    if line == NULL:
+        raise MemoryError()
+    try:
+        while i <= size:
+            if i == size or data[i] == boundary:
+                if n:
+                    out.append(PyUnicode_DecodeUTF8(<char*>line, n, "surrogatepass"))
+                n, gap = 0, False
+                i += 1
+                continue
+            width = _space(data + i, size - i)
+            if width:
+                gap = n > 0
+                i += width
+                continue
+            if gap:
+                line[n] = 0x20
+                n += 1
+                gap = False
+            line[n] = data[i]
+            n += 1
+            i += 1
+        return out
+    finally:
+        free(line)
+
+
+def lines(str text, str boundary):
+    """The non-empty lines of `text` cut at `boundary` (one ASCII character), whitespace collapsed."""
+    data = text.encode("utf-8", "surrogatepass")
+    return _split(<const unsigned char*><const char*>data, len(data), ord(boundary))
 
 
 cdef class Walker:
@@ -129,12 +190,12 @@ cdef class Walker:
                 return False
         return True
 
-    def text(self, cetree._Element root, bint skip_furniture):
-        """The text of `root`'s visible subtree, `boundary` around each block: what the Python
-        walk's pieces joined were (`el.text`, children, closing boundary, tails, in order)."""
+    def lines(self, cetree._Element root, bint skip_furniture):
+        """The visible text under `root`, one line per block (`lines`): the text is `el.text`,
+        children and tails in reading order, `boundary` at each block's start and end."""
         cdef Buffer buf
         buf.data, buf.size, buf.capacity = NULL, 0, 0
-        cdef bytes mark = self._break.encode("utf-8")
+        cdef bytes mark = self._break.encode("ascii")
         cdef const char* mark_c = mark
         cdef size_t mark_n = len(mark)
         cdef tree.xmlNode* top = root._c_node
@@ -142,10 +203,10 @@ cdef class Walker:
         cdef int flag
         try:
             if top.type != tree.XML_ELEMENT_NODE:
-                return ""
+                return []
             flag = self._flag(top)
             if not self._shown(top, flag, skip_furniture):
-                return ""
+                return []
             if flag & BLOCK:
                 _append(&buf, mark_c, mark_n)
             node = top.children
@@ -177,8 +238,6 @@ cdef class Walker:
                 node = node.next
             if self._flag(top) & BLOCK:
                 _append(&buf, mark_c, mark_n)
-            if buf.size == 0:
-                return ""
-            return PyBytes_FromStringAndSize(buf.data, buf.size).decode("utf-8", "replace")
+            return _split(<const unsigned char*>buf.data, buf.size, mark[0])
         finally:
             free(buf.data)

@@ -18,6 +18,7 @@ import lxml.html
 from lxml import etree
 
 from ._textwalk import Walker
+from ._textwalk import lines as text_lines
 from .models import PageText
 
 # WHATWG encoding labels that Python names differently or decodes too strictly.
@@ -135,23 +136,9 @@ def _is_furniture(el: etree._Element) -> bool:
 _WALKER = Walker(_SKIP, _BLOCK, _FURNITURE_TAGS, _hidden_values, _furniture_values, _BREAK)
 
 
-def _text(root: etree._Element, skip_furniture: bool) -> str:
-    """Text of `root`'s visible subtree (with or without page furniture); blocks bounded by `_BREAK`."""
-    return _WALKER.text(root, skip_furniture)
-
-
-def _lines(text: str) -> list[str]:
-    lines = []
-    for line in text.split(_BREAK):
-        collapsed = " ".join(line.split())  # the same whitespace as `\s`, without a regex
-        if collapsed:
-            lines.append(collapsed)
-    return lines
-
-
-def visible_lines(root: etree._Element) -> list[str]:
-    """The visible text under `root`, one string per block."""
-    return _lines(_text(root, skip_furniture=False))
+def visible_lines(root: etree._Element, skip_furniture: bool = False) -> list[str]:
+    """The visible text under `root` (with or without page furniture), one string per block."""
+    return _WALKER.lines(root, skip_furniture)
 
 
 # Compiled once. A role is found through the attribute axis: `//*[@role='main']` tests every
@@ -206,14 +193,14 @@ def extract(body: bytes, content_type: str = "") -> PageText:
     """The visible text of an HTML (or plain-text) page."""
     text, codec = decode(body, content_type)
     if "html" not in content_type.lower() and content_type and "xml" not in content_type.lower():
-        lines = _lines(text.replace("\n", _BREAK))
+        lines = text_lines(text.replace("\n", _BREAK), _BREAK)
         joined = "\n".join(lines)
         return PageText(text=joined, main=joined, encoding=codec)
     root = parse_html(text)
     if root is None:
         return PageText(text="", main="", encoding=codec)
     lines = visible_lines(root)
-    main_lines = _lines(_text(_main_element(root), skip_furniture=True))
+    main_lines = visible_lines(_main_element(root), skip_furniture=True)
     title_el = root.find(".//title")
     title = text_of(title_el) if title_el is not None else ""
     headings = tuple(text_of(h) for h in root.iter("h1", "h2") if not _hidden(h))[:5]

@@ -1,5 +1,6 @@
-"""The compiled text walk (`linkcheck/_textwalk.pyx`) gives exactly what the plain Python walk it
-replaced gave: that walk is kept here as the oracle, over generated trees and real pages."""
+"""The compiled text walk and line assembly (`linkcheck/_textwalk.pyx`) give exactly what the plain
+Python they replaced gave: that code is kept here as the oracle, over generated trees, generated
+text and real pages."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from linkcheck.extract import _BLOCK, _SKIP, _hidden, _is_furniture, _main_element, _text, decode, parse_html
+from linkcheck._textwalk import lines
+from linkcheck.extract import _BLOCK, _SKIP, _hidden, _is_furniture, _main_element, decode, parse_html, visible_lines
 
 ARTICLES = Path(__file__).parent / "data" / "articles" / "html"
 
 
-def oracle(root: etree._Element, skip_furniture: bool) -> str:
+def oracle_lines(text: str) -> list[str]:
+    """The line assembly `extract` had before: blocks at `\x1e`, whitespace runs collapsed."""
+    return [collapsed for line in text.split("\x1e") if (collapsed := " ".join(line.split()))]
+
+
+def oracle(root: etree._Element, skip_furniture: bool) -> list[str]:
     """The Python walk `extract` had before the compiled one (an explicit stack, reading order)."""
     out: list[str] = []
     stack: list[etree._Element | str] = [root]
@@ -36,7 +43,7 @@ def oracle(root: etree._Element, skip_furniture: bool) -> str:
             if child.tail:
                 stack.append(child.tail)
             stack.append(child)
-    return "".join(out)
+    return oracle_lines("".join(out))
 
 
 _TAGS = ["div", "p", "span", "a", "em", "li", "ul", "table", "td", "br", "h1", "nav", "footer", "aside",
@@ -76,7 +83,7 @@ def test_the_compiled_walk_is_the_python_walk(body: str, skip_furniture: bool) -
     root = parse_html(f"<html><body>{body}</body></html>")
     assert root is not None
     for top in [root, *root.iter("div", "section", "p", "nav", "article")]:
-        assert _text(top, skip_furniture) == oracle(top, skip_furniture)
+        assert visible_lines(top, skip_furniture) == oracle(top, skip_furniture)
 
 
 def test_real_pages_read_the_same() -> None:
@@ -87,15 +94,25 @@ def test_real_pages_read_the_same() -> None:
         root = parse_html(text)
         assert root is not None
         main = _main_element(root)
-        assert _text(root, False) == oracle(root, False) and len(_text(root, False)) > 1000
-        assert _text(main, True) == oracle(main, True)
+        assert visible_lines(root, False) == oracle(root, False) and len("".join(visible_lines(root, False))) > 1000
+        assert visible_lines(main, True) == oracle(main, True)
 
 
 def test_a_hidden_or_skipped_root_and_deep_nesting() -> None:
     root = parse_html('<html><body><div hidden>gone</div><p>kept <b>bold</b> tail</p></body></html>')
     assert root is not None
     hidden = root.find(".//div")
-    assert hidden is not None and _text(hidden, False) == ""
-    assert _text(root, False) == "\x1e\x1e\x1ekept bold tail\x1e\x1e\x1e"  # html, body, p
+    assert hidden is not None and visible_lines(hidden, False) == []
+    assert visible_lines(root, False) == ["kept bold tail"]
     deep = parse_html("<html><body>" + "<div><span>x" * 5000 + "</span></div>" * 5000 + "</body></html>")
-    assert deep is not None and _text(deep, False) == oracle(deep, False)
+    assert deep is not None and visible_lines(deep, False) == oracle(deep, False)
+
+
+_SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([*_SPACES, "\x1e", "a", "é", "日", "😀", "\u200b", "\ud800"]),
+                          st.characters()), max_size=40).map("".join))
+def test_lines_collapse_whitespace_as_str_split_does(text: str) -> None:
+    assert lines(text, "\x1e") == oracle_lines(text)
