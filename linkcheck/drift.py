@@ -12,15 +12,20 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .models import Drift, DriftState, QuoteMatch
 
-_VOLATILE_RE = re.compile(
-    r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|"
-    r"\d+\s+(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\s+ago\b|\d+\s*(?:秒|分|時間)前|"
-    r"[A-Za-z0-9_-]{12,}",
-    re.I)
+_CLOCK_OR_AGO = (r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|"
+                 r"\d+\s+(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\s+ago\b|\d+\s*(?:秒|分|時間)前")
+_VOLATILE_RE = re.compile(_CLOCK_OR_AGO + r"|[A-Za-z0-9_-]{12,}", re.I)
+# A hit is a character that is not an ASCII letter, '_' or '-', and is either a digit where a clock
+# time or an "ago" begins, or followed by 12 token characters ([A-Za-z] under re.I also takes
+# ſ, K (Kelvin), İ, ı). Apart from where the last match ended, a `_VOLATILE_RE` match can only
+# begin at a hit or just after one; as a hit never starts with a letter, the regex engine skips
+# letters without trying a match there (most of the cost of a plain `_VOLATILE_RE.sub`).
+_START_RE = re.compile(rf"[^A-Za-z_-](?:(?<=\d)(?<=(?=(?i:{_CLOCK_OR_AGO})).)"
+                       r"|(?=[A-Za-z0-9_\u017f\u212a\u0130\u0131-]{12}))")
 _HAS_DIGIT_RE = re.compile(r"\d")
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 MAX_EXCERPTS = 8
@@ -37,9 +42,34 @@ def _mask(m: re.Match[str]) -> str:
     return token
 
 
+def _volatile(main: str) -> Iterator[re.Match[str]]:
+    """The matches of `_VOLATILE_RE.finditer(main)`, tried only where one can begin: where the
+    last one ended, at a digit that begins a clock time or an "ago", or at the first of 12 or
+    more token characters (at a token character after another, the scan, which tried the one
+    before, would have matched there already). These are `_START_RE` hits or just after one."""
+    at = 0
+    while True:
+        m = _VOLATILE_RE.match(main, at)
+        if m is not None:
+            yield m
+            at = m.end()
+            continue
+        hit = _START_RE.search(main, at)
+        if hit is None:
+            return
+        at = hit.start() if hit.start() > at else at + 1
+
+
 def stable_text(main: str) -> str:
-    """The main text with volatile tokens masked: what versions are compared on."""
-    return _VOLATILE_RE.sub(_mask, main)
+    """The main text with volatile tokens masked: what versions are compared on. Stored hashes
+    depend on it: it must stay the same for every text (`_VOLATILE_RE.sub(_mask, main)`)."""
+    parts: list[str] = []
+    done = 0
+    for m in _volatile(main):
+        parts += (main[done:m.start()], _mask(m))
+        done = m.end()
+    parts.append(main[done:])
+    return "".join(parts)
 
 
 def text_hash(main: str) -> str:

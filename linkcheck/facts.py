@@ -115,7 +115,8 @@ def _typo(a: Token, b: Token) -> bool:
     """One letter off in a word of four letters or more. A Hangul syllable is not a letter: one
     changed syllable is another word."""
     return a.kind == b.kind == "word" and min(len(a.key), len(b.key)) >= 4 and \
-        OSA.distance(a.key, b.key) == 1 and not _HANGUL_RE.search(a.key + b.key)
+        abs(len(a.key) - len(b.key)) <= 1 and OSA.distance(a.key, b.key) == 1 and \
+        not _HANGUL_RE.search(a.key + b.key)
 
 
 def _gap_cost(t: Token, costs: tuple[float, float]) -> float:
@@ -138,7 +139,10 @@ def align(q: Sequence[Token], p: Sequence[Token]) -> list[Pair] | None:
     # moves: 1 diagonal, 2 quote token alone, 3 page token alone, 4 ellipsis skip, 5 one quote
     # token = two page tokens, 6 two quote tokens = one page token
     back: list[list[int]] = [[0] * (m + 1) for _ in range(n + 1)]
-    page_pairs = [p[j].key + p[j + 1].key for j in range(m - 1)]
+    page_keys = [t.key for t in p]
+    page_pairs = [page_keys[j] + page_keys[j + 1] for j in range(m - 1)]
+    page_hyphen = [t.hyphen for t in p]
+    page_gap = [_gap_cost(t, _PAGE_GAP) for t in p]
     for i in range(1, n + 1):
         qt, row, prev, brow = q[i - 1], cost[i], cost[i - 1], back[i]
         if qt.kind == "gap":
@@ -149,20 +153,22 @@ def align(q: Sequence[Token], p: Sequence[Token]) -> list[Pair] | None:
                 row[j], brow[j] = best, 4 if arg != j else 2
             continue
         qgap = _gap_cost(qt, _QUOTE_GAP)
-        quote_pair = q[i - 2].key + qt.key if i >= 2 else None
+        qkey, qhyphen = qt.key, qt.hyphen
+        quote_pair = q[i - 2].key + qkey if i >= 2 else None
+        typo_able = qt.kind == "word" and len(qkey) >= 4  # else no page token is one letter off
+        subs = [0.0 if qkey == key else _TYPO if typo_able and _typo(qt, pt) else _SUBST
+                for pt, key in zip(p, page_keys, strict=True)]
         row[0], brow[0] = prev[0] + qgap, 2
         for j in range(1, m + 1):
-            pt = p[j - 1]
-            sub = 0.0 if qt.key == pt.key else _TYPO if _typo(qt, pt) else _SUBST
-            best, move = prev[j - 1] + sub, 1
+            best, move = prev[j - 1] + subs[j - 1], 1
             if prev[j] + qgap < best:
                 best, move = prev[j] + qgap, 2
-            left = row[j - 1] + _gap_cost(pt, _PAGE_GAP)
+            left = row[j - 1] + page_gap[j - 1]
             if left < best:
                 best, move = left, 3
-            if qt.hyphen and j >= 2 and qt.key == page_pairs[j - 2] and cost[i - 1][j - 2] < best:
-                best, move = cost[i - 1][j - 2], 5
-            if pt.hyphen and quote_pair == pt.key and cost[i - 2][j - 1] < best:
+            if qhyphen and j >= 2 and qkey == page_pairs[j - 2] and prev[j - 2] < best:
+                best, move = prev[j - 2], 5
+            if page_hyphen[j - 1] and quote_pair == page_keys[j - 1] and cost[i - 2][j - 1] < best:
                 best, move = cost[i - 2][j - 1], 6
             row[j], brow[j] = best, move
     j = min(range(m + 1), key=lambda k: cost[n][k])

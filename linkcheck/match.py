@@ -28,7 +28,7 @@ from .models import Change, MatchKind, PageText, Quote, QuoteKind, QuoteMatch
 from .paraphrase import SentenceIndex
 
 _WS_RE = re.compile(r"\s+")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
+_INVISIBLE_RE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
 _FOLD = str.maketrans({
     **dict.fromkeys("‘’‚‛′`´ʼ", "'"),
     **dict.fromkeys("“”„‟″«»「」『』〝〞〟＂", '"'),
@@ -36,8 +36,9 @@ _FOLD = str.maketrans({
     **dict.fromkeys("〜～", "~"),
     "\u3000": " ",
 })
+_FOLD_RE = re.compile(f"[{re.escape(''.join(map(chr, _FOLD)))}]")
 _CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-_CJK_GAP_RE = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+_CJK_GAP_RE = re.compile(rf" (?<=[{_CJK}] )(?=[{_CJK}])")  # the space first: the engine skips to spaces
 _CJK_CHAR_RE = re.compile(f"[{_CJK}]")
 _EDGE_QUOTES = "\"' ,;:"
 _PARA_NUMBER_RE = re.compile(r"\(?\d{1,3}[.)]")
@@ -51,10 +52,15 @@ LOCATE_FLOOR = 0.5  # below this character score nothing on the page is the quot
 def normalize(text: str) -> str:
     """Fold what typography changes and meaning does not: NFKC (full-width forms), case,
     whitespace of every kind, soft hyphens and zero-width characters, quote marks (「」 too),
-    dashes, wave dashes, ellipses; spaces between two CJK characters are dropped."""
-    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).casefold().translate(_FOLD)
-    text = _WS_RE.sub(" ", text).strip()
-    return _CJK_GAP_RE.sub("", text)
+    dashes, wave dashes, ellipses; spaces between two CJK characters are dropped.
+    (ASCII text is NFKC already; `str.translate` is costly on non-ASCII text, so it is only
+    used when a character it folds is there; `str.split` cuts at the characters `\\s` matches.)"""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", text))
+    text = text.casefold()
+    if _FOLD_RE.search(text):
+        text = text.translate(_FOLD)
+    return _CJK_GAP_RE.sub("", " ".join(text.split()))
 
 
 def normalize_quote(text: str) -> str:
