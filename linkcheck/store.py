@@ -66,9 +66,10 @@ def join_result(row: tuple[Any, ...], detail: str) -> dict[str, Any]:
     checked, snapshot, status, link, http_status, failures, first_failed, text_hash, problems = row
     r: dict[str, Any] = json.loads(detail)
     r["archive"]["snapshot"] = snapshot
-    return r | {"status": status, "link": link, "http_status": http_status, "failures": failures,
-                "first_failed": first_failed, "text_hash": text_hash,
-                "problems": problems.split() if problems else [], "checked": checked}
+    r.update({"status": status, "link": link, "http_status": http_status, "failures": failures,
+              "first_failed": first_failed, "text_hash": text_hash,
+              "problems": problems.split() if problems else [], "checked": checked})
+    return r
 
 
 def _m2_compact_history(db: Db) -> None:
