@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, pieces
 from ..models import CheckRun
+from ..outcomes import Mapped
 from . import jsonfmt, markdown
 
 
 def write_run_reports(folder: Path, run: CheckRun) -> Path:
     stamp = run.finished.replace(":", "")  # 2026-11-27T080009Z
-    # Rendered source by source into the files (a report is never one string in memory), and
-    # copied to latest.* rather than rendered again (each rendering reads the pass back).
+    # Rendered source by source into the files (a report is never one string in memory), from
+    # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
+    # report's cost is reading the pass back); copied to latest.* rather than rendered again.
     path = folder / f"{stamp}.md"
-    atomic_write(path, markdown.render(run))
-    atomic_write(folder / f"{stamp}.json", jsonfmt.render(run))
+    with markdown.Spool() as spool:
+        read_once = replace(run, outcomes=Mapped(run.outcomes, spool.add), tally=run.counts)
+        atomic_write(folder / f"{stamp}.json", jsonfmt.render(read_once))
+        atomic_write(path, spool.render(run))
     atomic_write(folder / "latest.md", _pieces(path))
     atomic_write(folder / "latest.json", _pieces(folder / f"{stamp}.json"))
     return path
@@ -28,8 +33,7 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
 
 def _pieces(path: Path) -> Iterator[str]:
     with path.open(encoding="utf-8", newline="") as f:
-        while piece := f.read(1 << 16):
-            yield piece
+        yield from pieces(f)
 
 
 _STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)\.(md|json|html)$")
