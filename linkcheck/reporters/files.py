@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 from ..fsutil import atomic_write, pieces
 from ..models import CheckRun
@@ -17,7 +18,7 @@ from . import jsonfmt, markdown
 
 
 def write_run_reports(folder: Path, run: CheckRun) -> Path:
-    stamp = run.finished.replace(":", "")  # 2026-11-27T080009Z
+    stamp = _stamp(run)
     # Rendered source by source into the files (a report is never one string in memory), from
     # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
     # report's cost is reading the pass back); copied to latest.* rather than rendered again.
@@ -31,8 +32,28 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
     return path
 
 
+def written_report(folder: Path, run: CheckRun, fmt: str) -> Iterator[str] | None:
+    """The report of `run` in format `fmt` as `write_run_reports` wrote it to `folder`, piece by
+    piece (`check --format json` prints it rather than reading the pass back once more); None
+    for a format it does not write, or once pruned (`reports_keep = 0`)."""
+    suffix = {"json": "json", "markdown": "md"}.get(fmt)
+    try:
+        f = (folder / f"{_stamp(run)}.{suffix}").open(encoding="utf-8", newline="") if suffix else None
+    except FileNotFoundError:
+        return None
+    return _closing(f) if f else None
+
+
+def _stamp(run: CheckRun) -> str:
+    return run.finished.replace(":", "")  # 2026-11-27T080009Z
+
+
 def _pieces(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8", newline="") as f:
+    return _closing(path.open(encoding="utf-8", newline=""))
+
+
+def _closing(f: IO[str]) -> Iterator[str]:
+    with f:
         yield from pieces(f)
 
 
