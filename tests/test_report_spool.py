@@ -81,8 +81,8 @@ def _rendered_before(run: CheckRun) -> str:
 
 @settings(max_examples=200, deadline=None)
 @given(_runs())
-def test_the_spooled_report_is_the_streamed_one(run: CheckRun) -> None:
-    with markdown.Spool() as spool:
+def test_the_spooled_report_is_the_streamed_one(tmp_path_factory: pytest.TempPathFactory, run: CheckRun) -> None:
+    with markdown.Spool(tmp_path_factory.getbasetemp()) as spool:
         for o in run.outcomes:
             spool.add(o)
         spooled = "".join(spool.render(run))

@@ -23,7 +23,7 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
     # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
     # report's cost is reading the pass back); copied to latest.* rather than rendered again.
     path = folder / f"{stamp}.md"
-    with markdown.Spool() as spool:
+    with markdown.Spool(folder) as spool:
         read_once = replace(run, outcomes=Mapped(run.outcomes, spool.add), tally=run.counts)
         atomic_write(folder / f"{stamp}.json", jsonfmt.render(read_once))
         atomic_write(path, spool.render(run))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import IO
 
@@ -26,11 +27,13 @@ def render(run: CheckRun) -> Iterator[str]:
 class Spool:
     """The report gathered from outcomes read once, in the sources' order (`add` each as the JSON
     report reads them), then `render`ed: each status's table rows and sections wait in a temporary
-    file, so that one read of the pass makes both reports and none of it is held in memory."""
+    file (in `folder`, where the report goes), so that one read of the pass makes both reports and
+    none of it is held in memory."""
 
-    def __init__(self) -> None:
-        self.rows = {status: _spool() for status in _RANKED}
-        self.sections = {status: _spool() for status in _NEEDING}
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.rows = {status: _spool(folder) for status in _RANKED}
+        self.sections = {status: _spool(folder) for status in _NEEDING}
 
     def __enter__(self) -> Spool:
         return self
@@ -50,8 +53,8 @@ class Spool:
         return _rstripped(_lines(run, _replayed(self.rows.values()), _replayed(self.sections.values())))
 
 
-def _spool() -> IO[str]:
-    return tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+def _spool(folder: Path) -> IO[str]:
+    return tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=folder)
 
 
 def _replayed(spools: Iterable[IO[str]]) -> Iterator[str]:
