@@ -113,7 +113,8 @@ class CpuPool:
         self._pool = None
         if workers > 1:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])  # parsers imported once, their pages shared
+            # parsers imported once, their pages shared
+            context.set_forkserver_preload([__name__, "pypdfium2"])
             self._pool = ProcessPoolExecutor(workers, mp_context=context)
 
     async def judge(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,

@@ -18,7 +18,6 @@ from .db import url_problem as postgres_url_problem
 from .durations import parse_duration
 from .errors import ConfigError
 from .models import PROBLEMS, Citation, LinkState, Quote, QuoteKind, Source
-from .schedule import parse_trigger  # the daemon's own parser, so `validate` catches what it would
 from .settings import (
     ArchiveSettings,
     ArticleSettings,
@@ -209,8 +208,10 @@ def _timezone(v: Any) -> str:
 
 
 def _schedule(v: Any) -> str:
+    from .schedule import parse_trigger  # the daemon's own parser (here: apscheduler is ~25 ms of a start)
+
     v = _type(str, 'a schedule such as "every 6h" or "0 8 * * mon"')(v)
-    parse_trigger(v, "UTC")
+    parse_trigger(v, "UTC")  # so that `validate` catches what the daemon would
     return str(v)
 
 

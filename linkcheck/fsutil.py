@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -53,3 +53,9 @@ def replace_with(path: Path, fill: Callable[[IO[bytes]], None], *, durable: bool
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def pieces(f: IO[str]) -> Iterator[str]:
+    """The rest of text file `f`, in pieces (a report copied or spooled is never one string)."""
+    while piece := f.read(1 << 16):
+        yield piece

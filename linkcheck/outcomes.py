@@ -13,13 +13,13 @@ from .store import Store
 CHUNK = 500  # sources read back per query
 
 
-def stored_outcomes(store: Store, run_id: int, sources: Sequence[Source], status: Status | None = None
+def stored_outcomes(store: Store, run_id: int, sources: Sequence[Source], statuses: Sequence[Status] = ()
                     ) -> Iterator[SourceOutcome]:
     """The outcomes pass `run_id` stored for `sources` (a source it did not judge is left out), only
-    those of `status` when given."""
+    those of `statuses` when given."""
     for start in range(0, len(sources), CHUNK):
         chunk = sources[start:start + CHUNK]
-        found = store.results_in_run(run_id, [s.id for s in chunk], status.value if status else None)
+        found = store.results_in_run(run_id, [s.id for s in chunk], [status.value for status in statuses])
         for s in chunk:
             if s.id in found:
                 yield outcome_from_dict(found[s.id], s)
@@ -35,12 +35,12 @@ class StoredOutcomes:
         return self.total
 
     def __iter__(self) -> Iterator[SourceOutcome]:
-        return self.of_status(None)
+        return self.of_status()
 
-    def of_status(self, status: Status | None) -> Iterator[SourceOutcome]:
+    def of_status(self, *statuses: Status) -> Iterator[SourceOutcome]:
         store = self.open_store()
         try:
-            yield from stored_outcomes(store, self.run_id, self.sources, status)
+            yield from stored_outcomes(store, self.run_id, self.sources, statuses)
         finally:
             store.close()
 
@@ -50,11 +50,11 @@ def pass_outcomes(store: Store, run_id: int, sources: Sequence[Source], total: i
     return StoredOutcomes(lambda: Store.open(store.target, migrate=False), run_id, sources, total)
 
 
-def of_status(outcomes: Outcomes, status: Status) -> Iterator[SourceOutcome]:
-    """The outcomes of `status`, in order; read from history, only theirs are read whole."""
+def of_status(outcomes: Outcomes, *statuses: Status) -> Iterator[SourceOutcome]:
+    """The outcomes of `statuses`, in order; read from history, only theirs are read whole."""
     if isinstance(outcomes, StoredOutcomes):
-        return outcomes.of_status(status)
-    return (o for o in outcomes if o.status is status)
+        return outcomes.of_status(*statuses)
+    return (o for o in outcomes if o.status in statuses)
 
 
 class Mapped:

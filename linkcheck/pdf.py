@@ -17,8 +17,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
-import pypdfium2 as pdfium
-
 from .extract import _WS_RE  # one whitespace rule for HTML and PDF text
 from .models import PageText, QuoteMatch, media_type
 
@@ -37,6 +35,8 @@ def is_pdf(body: bytes, content_type: str) -> bool:
 def pdf_text(body: bytes) -> PageText | None:
     """The text layer, one line per page (empty pages kept, so line n is page n + 1); None when
     the document has no text at all (a scan) or cannot be opened."""
+    import pypdfium2 as pdfium  # here: a pass's event loop reads no PDF itself (~40 ms of its start)
+
     pages: list[str] = []
     with _LOCK:
         try:

@@ -67,9 +67,10 @@ def join_result(row: tuple[Any, ...], detail: str) -> dict[str, Any]:
     checked, snapshot, status, link, http_status, failures, first_failed, text_hash, problems = row
     r: dict[str, Any] = json.loads(detail)
     r["archive"]["snapshot"] = snapshot
-    return r | {"status": status, "link": link, "http_status": http_status, "failures": failures,
-                "first_failed": first_failed, "text_hash": text_hash,
-                "problems": problems.split() if problems else [], "checked": checked}
+    r.update({"status": status, "link": link, "http_status": http_status, "failures": failures,
+              "first_failed": first_failed, "text_hash": text_hash,
+              "problems": problems.split() if problems else [], "checked": checked})
+    return r
 
 
 def _m2_compact_history(db: Db) -> None:
@@ -367,15 +368,15 @@ class Store:
             detail = json.loads(unpacked(blob))
             yield detail["url"], detail["archive"]["wayback"]
 
-    def results_in_run(self, run_id: int, source_ids: Sequence[str], status: str | None = None
+    def results_in_run(self, run_id: int, source_ids: Sequence[str], statuses: Sequence[str] = ()
                        ) -> dict[str, dict[str, Any]]:
         """The results pass `run_id` stored for `source_ids` (read by primary key), by source id;
-        only those of `status` when given (the others' details are not read)."""
+        only those of `statuses` when given (the others' details are not read)."""
         marks = ", ".join("?" * len(source_ids))
-        which, of_status = (" AND o.status = ?", (status,)) if status else ("", ())
+        which = f" AND o.status IN ({', '.join('?' * len(statuses))})" if statuses else ""
         return {row[10]: join_result(row[:9], unpacked(row[9])) for row in self.db.execute(
             f"SELECT {self._ROW}, o.source_id FROM outcomes o JOIN details d ON d.id = o.detail_id "
-            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?{which}", (*source_ids, run_id, *of_status))}
+            f"WHERE o.source_id IN ({marks}) AND o.run_id = ?{which}", (*source_ids, run_id, *statuses))}
 
     def count_in_run(self, run_id: int) -> int:
         """How many sources the newest pass has stored so far."""

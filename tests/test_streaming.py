@@ -22,7 +22,7 @@ from linkcheck.config import load_config
 from linkcheck.fetch import Fetcher, open_client
 from linkcheck.models import Capture, CaptureState, CheckRun, LinkState, MatchKind, SourceOutcome, Status
 from linkcheck.pipeline import Deps, check_one, check_pass
-from linkcheck.reporters import FORMATS, jsonfmt, markdown, render_check
+from linkcheck.reporters import FORMATS, jsonfmt, markdown, render_check, text
 from linkcheck.reporters.files import write_run_reports
 from linkcheck.store import Record, Store
 
@@ -233,6 +233,9 @@ def test_reports_read_back_from_history_are_the_in_memory_reports(
     for fmt in FORMATS:
         for colour in (False, True):
             assert "".join(render_check(fmt, run_, config, colour)) == "".join(render_check(fmt, held, config, colour))
+    monkeypatch.setattr(text, "LIST_OK_UP_TO", 2)  # a large config's: only the problem sources are read back
+    assert "".join(text.render(run_)) == "".join(text.render(held))
+    assert "4 sources ok and not listed" in "".join(text.render(run_))
     folder = tmp_path / "written"
     write_run_reports(folder, run_)
     assert (folder / "latest.md").read_text() == "".join(markdown.render(held))

@@ -7,29 +7,54 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, pieces
 from ..models import CheckRun
+from ..outcomes import Mapped
 from . import jsonfmt, markdown
 
 
 def write_run_reports(folder: Path, run: CheckRun) -> Path:
-    stamp = run.finished.replace(":", "")  # 2026-11-27T080009Z
-    # Rendered source by source into the files (a report is never one string in memory), and
-    # copied to latest.* rather than rendered again (each rendering reads the pass back).
+    stamp = _stamp(run)
+    # Rendered source by source into the files (a report is never one string in memory), from
+    # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
+    # report's cost is reading the pass back); copied to latest.* rather than rendered again.
     path = folder / f"{stamp}.md"
-    atomic_write(path, markdown.render(run))
-    atomic_write(folder / f"{stamp}.json", jsonfmt.render(run))
+    with markdown.Spool(folder) as spool:
+        read_once = replace(run, outcomes=Mapped(run.outcomes, spool.add), tally=run.counts)
+        atomic_write(folder / f"{stamp}.json", jsonfmt.render(read_once))
+        atomic_write(path, spool.render(run))
     atomic_write(folder / "latest.md", _pieces(path))
     atomic_write(folder / "latest.json", _pieces(folder / f"{stamp}.json"))
     return path
 
 
+def written_report(folder: Path, run: CheckRun, fmt: str) -> Iterator[str] | None:
+    """The report of `run` in format `fmt` as `write_run_reports` wrote it to `folder`, piece by
+    piece (`check --format json` prints it rather than reading the pass back once more); None
+    for a format it does not write, or once pruned (`reports_keep = 0`)."""
+    suffix = {"json": "json", "markdown": "md"}.get(fmt)
+    try:
+        f = (folder / f"{_stamp(run)}.{suffix}").open(encoding="utf-8", newline="") if suffix else None
+    except FileNotFoundError:
+        return None
+    return _closing(f) if f else None
+
+
+def _stamp(run: CheckRun) -> str:
+    return run.finished.replace(":", "")  # 2026-11-27T080009Z
+
+
 def _pieces(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8", newline="") as f:
-        while piece := f.read(1 << 16):
-            yield piece
+    return _closing(path.open(encoding="utf-8", newline=""))
+
+
+def _closing(f: IO[str]) -> Iterator[str]:
+    with f:
+        yield from pieces(f)
 
 
 _STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)\.(md|json|html)$")

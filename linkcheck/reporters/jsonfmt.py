@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any, TypeVar
 
 from ..models import (
     SEVERITY,
@@ -24,6 +25,7 @@ from ..models import (
 )
 
 SCHEMA = "linkcheck.report/1"
+E = TypeVar("E", bound=Enum)
 
 
 def quote_dict(q: QuoteMatch) -> dict[str, Any]:
@@ -38,12 +40,25 @@ def quote_dict(q: QuoteMatch) -> dict[str, Any]:
     return out
 
 
+def _members(kind: type[E]) -> Callable[[str], E]:
+    """`kind(value)` by a dict lookup (the enum's own call costs more than the rest of a quote's
+    reading); a value that is not one still raises as `kind(value)` does."""
+    members = {m.value: m for m in kind}
+    return lambda value: members.get(value) or kind(value)
+
+
+_status, _link, _match, _quote_kind, _drift_state, _capture_state = (
+    _members(Status), _members(LinkState), _members(MatchKind), _members(QuoteKind), _members(DriftState),
+    _members(CaptureState))
+
+
 def quote_from_dict(d: dict[str, Any]) -> QuoteMatch:
     """`quote_dict`'s inverse (results read back from history)."""
-    return QuoteMatch(d["text"], MatchKind(d["match"]), d["score"], d["found_text"], d.get("lost", False),
-                      tuple(Change(c["quote"], c["page"]) for c in d.get("changes", [])), d.get("page"),
-                      QuoteKind(d.get("kind", QuoteKind.QUOTE.value)), d.get("previous_text"),
-                      tuple(Change(c["before"], c["after"]) for c in d.get("passage_changes", [])))
+    changes, passage_changes = d.get("changes"), d.get("passage_changes")
+    return QuoteMatch(d["text"], _match(d["match"]), d["score"], d["found_text"], d.get("lost", False),
+                      tuple([Change(c["quote"], c["page"]) for c in changes]) if changes else (), d.get("page"),
+                      _quote_kind(d.get("kind", QuoteKind.QUOTE.value)), d.get("previous_text"),
+                      tuple([Change(c["before"], c["after"]) for c in passage_changes]) if passage_changes else ())
 
 
 def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
@@ -77,18 +92,19 @@ def outcome_dict(o: SourceOutcome) -> dict[str, Any]:
 def outcome_from_dict(d: dict[str, Any], source: Source) -> SourceOutcome:
     """`outcome_dict`'s inverse: a stored result → the outcome the reporters take. What the result
     holds of its source (title, citations) comes from `source`, the configured one."""
-    drift, wayback, memento = d["drift"], d["archive"]["wayback"], d["archive"].get("memento")
+    drift, archive = d["drift"], d["archive"]
+    wayback, memento, changes = archive["wayback"], archive.get("memento") or {}, drift.get("quote_changes")
     return SourceOutcome(
-        source=source, final_url=d["final_url"], http_status=d["http_status"], status=Status(d["status"]),
-        link=LinkState(d["link"]),
-        quotes=tuple(quote_from_dict(q) for q in d["quotes"]),
-        drift=Drift(DriftState(drift["state"]), drift.get("similarity"),
-                    tuple((c["quote"], c["before"], c["after"]) for c in drift.get("quote_changes", [])),
-                    tuple(drift.get("removed", [])), tuple(drift.get("added", []))),
-        capture=Capture(CaptureState(wayback["state"]), wayback.get("url"), wayback.get("timestamp"),
-                        wayback.get("message", ""), wayback.get("verified"), (memento or {}).get("url"),
-                        (memento or {}).get("datetime")),
-        snapshot=d["archive"]["snapshot"], problems=tuple(d["problems"]), message=d["message"],
+        source=source, final_url=d["final_url"], http_status=d["http_status"], status=_status(d["status"]),
+        link=_link(d["link"]),
+        quotes=tuple([quote_from_dict(q) for q in d["quotes"]]),
+        drift=Drift(_drift_state(drift["state"]), drift.get("similarity"),
+                    tuple([(c["quote"], c["before"], c["after"]) for c in changes]) if changes else (),
+                    tuple(drift.get("removed", ())), tuple(drift.get("added", ()))),
+        capture=Capture(_capture_state(wayback["state"]), wayback.get("url"), wayback.get("timestamp"),
+                        wayback.get("message", ""), wayback.get("verified"), memento.get("url"),
+                        memento.get("datetime")),
+        snapshot=archive["snapshot"], problems=tuple(d["problems"]), message=d["message"],
         text_hash=d.get("text_hash"), failures=d.get("failures", 0), first_failed=d.get("first_failed"),
         encoding=d.get("encoding") or "", author=d.get("author", ""), published=d.get("published", ""))
 

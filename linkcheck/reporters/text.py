@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..models import CheckRun, MatchKind, SourceOutcome, Status
+from ..outcomes import of_status
 from .common import could_not_verify, message_above_quotes, plural, quote_line
 
 _COLOURS = {Status.OK: "\033[32m", Status.WARNING: "\033[33m", Status.BROKEN: "\033[31m"}
@@ -22,11 +23,10 @@ def reason(o: SourceOutcome) -> str:
 
 def render(run: CheckRun, colour: bool = False) -> Iterator[str]:
     """Human summary: a line per source (per problem source on large configs), details for the
-    ones that need a look. Line by line, as the outcomes are read."""
+    ones that need a look. Line by line, as the outcomes are read (on large configs, only those
+    of the problem sources)."""
     quiet = len(run.outcomes) > LIST_OK_UP_TO
-    for o in run.outcomes:
-        if quiet and o.status is Status.OK:
-            continue
+    for o in of_status(run.outcomes, Status.BROKEN, Status.WARNING) if quiet else run.outcomes:
         label = o.status.value.upper()
         label = f"{_COLOURS[o.status]}{label:<7}{_RESET}" if colour else f"{label:<7}"
         yield f"{label} {o.source.id}  {reason(o)}  {o.source.url}\n"
