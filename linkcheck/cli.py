@@ -182,7 +182,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .gitdiff import changed_source_ids
     from .pipeline import run_pass
     from .reporters import render_check
-    from .reporters.files import written_report
 
     config = load_config(args.config)
     only = list(args.only)
@@ -226,8 +225,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         run = apply_baseline(run, baseline)
     broken = run.count(Status.BROKEN)
     if not (args.quiet and not broken):
-        written = written_report(config.root / "reports", run, args.format) if baseline is None else None
-        sys.stdout.writelines(written or render_check(args.format, run, config, colour=sys.stdout.isatty()))
+        sys.stdout.writelines(render_check(args.format, run, config, colour=sys.stdout.isatty()))
     _github_summary(args.format, run)
     # Writing a baseline records today's problems as known: that run succeeded at what it was asked.
     return EXIT_BROKEN if broken and not args.write_baseline else EXIT_OK

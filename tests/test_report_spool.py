@@ -3,10 +3,7 @@ writes it beside the JSON report) is the report `markdown.render` streams, statu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import Server, page, run_cli, send, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,18 +94,3 @@ def test_run_reports_are_the_reports_rendered_on_their_own(tmp_path_factory: pyt
     write_run_reports(folder, run)
     assert (folder / "latest.md").read_bytes().decode() == "".join(markdown.render(run))
     assert (folder / "latest.json").read_bytes().decode() == "".join(jsonfmt.render(run))
-
-
-@pytest.mark.parametrize("keep", [2, 0])
-def test_check_prints_the_report_it_wrote(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          keep: int) -> None:
-    """`check --format json|markdown` prints the report the pass wrote (not read back again), or,
-    when it is already pruned (`reports_keep = 0`), renders it: the same text either way."""
-    server.routes["/p"] = lambda h: send(h, 200, page("<p>The words cited here.</p>"))
-    server.routes["/gone"] = lambda h: send(h, 404, page("<h1>Gone</h1>"))
-    config = write_config(tmp_path, [{"id": "p", "url": server.url("/p"), "quotes": ["The words cited here."]},
-                                     {"id": "gone", "url": server.url("/gone")}], history={"reports_keep": keep})
-    for fmt, name in (("json", "latest.json"), ("markdown", "latest.md")):
-        code, out, _ = run_cli(["check", "--config", str(config), "--no-archive", "--format", fmt], capsys)
-        assert code == 1 and out == (tmp_path / "reports" / name).read_bytes().decode()
-        assert bool(list((tmp_path / "reports").glob(f"2*{Path(name).suffix}"))) == bool(keep)  # printed / rendered

@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
 
 from ..fsutil import atomic_write, pieces
 from ..models import CheckRun
@@ -18,7 +17,7 @@ from . import jsonfmt, markdown
 
 
 def write_run_reports(folder: Path, run: CheckRun) -> Path:
-    stamp = _stamp(run)
+    stamp = run.finished.replace(":", "")  # 2026-11-27T080009Z
     # Rendered source by source into the files (a report is never one string in memory), from
     # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
     # report's cost is reading the pass back); copied to latest.* rather than rendered again.
@@ -32,28 +31,8 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
     return path
 
 
-def written_report(folder: Path, run: CheckRun, fmt: str) -> Iterator[str] | None:
-    """The report of `run` in format `fmt` as `write_run_reports` wrote it to `folder`, piece by
-    piece (`check --format json` prints it rather than reading the pass back once more); None
-    for a format it does not write, or once pruned (`reports_keep = 0`)."""
-    suffix = {"json": "json", "markdown": "md"}.get(fmt)
-    try:
-        f = (folder / f"{_stamp(run)}.{suffix}").open(encoding="utf-8", newline="") if suffix else None
-    except FileNotFoundError:
-        return None
-    return _closing(f) if f else None
-
-
-def _stamp(run: CheckRun) -> str:
-    return run.finished.replace(":", "")  # 2026-11-27T080009Z
-
-
 def _pieces(path: Path) -> Iterator[str]:
-    return _closing(path.open(encoding="utf-8", newline=""))
-
-
-def _closing(f: IO[str]) -> Iterator[str]:
-    with f:
+    with path.open(encoding="utf-8", newline="") as f:
         yield from pieces(f)
 
 
