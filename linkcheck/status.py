@@ -61,7 +61,7 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
              f"next due: {data['next_due'] or 'now'}" + ("  (OVERDUE)" if last and not healthy else ""),
              "status: " + ", ".join(f"{v} {k}" for k, v in by_status.items()),
              f"pending archive saves: {backlog.waiting}" + (
-                 f" ({backlog.submitted} submitted; drains in about {_minutes(minutes)} at "
+                 f" ({backlog.submitted} submitted; drains in {_minutes(minutes)} at "
                  f"{config.archive.lookups_per_minute:g} lookups and {saves:g} saves a minute)"
                  if backlog.waiting else "")]
     return "\n".join(lines) + "\n", healthy
@@ -70,4 +70,4 @@ def status_report(config: Config, fmt: str, now: datetime | None = None) -> tupl
 def _minutes(m: float) -> str:
     if m < 0.5:  # "about 0 min" for a backlog that is not empty read as a broken estimate
         return "under a minute"
-    return f"{m:.0f} min" if m < 90 else f"{m / 60:.1f} h"
+    return f"about {m:.0f} min" if m < 90 else f"about {m / 60:.1f} h"
