@@ -211,7 +211,10 @@ def build_digest(store: Store, config: Config, since: float, now: datetime | Non
                                              last_seen=streak[0]["checked"], count=len(streak)))
         elif any(_bad(r) for r in recent[1:]):
             bad = _streak(history[history.index(next(r for r in recent[1:] if _bad(r))):], _bad)
-            digest.recovered.append(_item(latest, changed, first_seen=bad[0]["checked"],
+            # The diff of the pass that broke it is no news once the source is back ("now" would
+            # show the broken text): only a change found by the latest pass itself is shown.
+            news = changed if changed is recent[0] else None
+            digest.recovered.append(_item(latest, news, first_seen=bad[0]["checked"],
                                           last_seen=latest["checked"], was=_was(bad)))
         elif changed is not None:  # one card per source: a source listed above shows its change there
             digest.changed.append(_item(changed))

@@ -194,3 +194,22 @@ def test_markdown_has_no_empty_by_article_heading() -> None:
     md = render(Digest(since="2026-11-20T08:00:00Z", until="2026-11-27T08:00:00Z", shared=[shared]))
     assert "## By article" not in md  # `report --article` on an article with no problem listed nothing under it
     assert "## Sources shared by several articles (1)" in md
+
+
+def test_a_recovered_card_does_not_show_the_change_it_recovered_from_as_now(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1,200 quoted, the page said 1,300 for a pass, then 1,200 again: the card of the recovered
+    source says what it recovered from, and shows no "before 1,200 / now 1,300" diff (the page now
+    says 1,200 again; that version is the one the source had before, so no change is news)."""
+    quote = "The harbour saw 1,200 ships in 2025."
+    state = {"n": "1,200"}
+    server.routes["/h"] = lambda h: send(h, 200, page(f"<p>Intro.</p><p>The harbour saw {state['n']} ships in 2025."))
+    config = write_config(tmp_path, [{"id": "h", "url": server.url("/h"), "quotes": [quote]}])
+    for n, code in (("1,200", 0), ("1,300", 1), ("1,200", 0)):
+        state["n"] = n
+        assert run_cli(["check", "--config", str(config)], capsys)[0] == code
+    data = json.loads(_report(config, "json", capsys))
+    [card] = data["recovered"]
+    assert "altered" in card["was"] and "1,300" in card["was"]
+    markdown = _report(config, "markdown", capsys).split("## What recovered")[1].split("\n## ")[0]
+    assert "Recovered from:" in markdown and "now: " not in markdown and "**1,300**" not in markdown
