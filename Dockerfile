@@ -19,10 +19,10 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 ARG EXTRAS
 WORKDIR /opt/linkcheck
-COPY --from=build /wheels /wheels
+# The wheels are mounted, not copied: a COPY would stay in the image as a layer of its own.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir --no-index --find-links /wheels "linkcheck-citations${EXTRAS:+[$EXTRAS]}" \
-    && rm -rf /wheels \
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links /wheels "linkcheck-citations${EXTRAS:+[$EXTRAS]}" \
     && useradd --create-home --uid 10001 --user-group linkcheck \
     && mkdir /data && chown linkcheck:linkcheck /data
 

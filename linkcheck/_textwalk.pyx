@@ -109,14 +109,21 @@ cdef list _split(const unsigned char* data, size_t size, unsigned char boundary)
         free(line)
 
 
+def _ascii(str boundary):
+    if len(boundary) != 1 or boundary >= "\x80":  # a byte of UTF-8 that is never part of another character
+        raise ValueError(f"the boundary must be one ASCII character, not {boundary!r}")
+    return boundary
+
+
 def lines(str text, str boundary):
     """The non-empty lines of `text` cut at `boundary` (one ASCII character), whitespace collapsed."""
     data = text.encode("utf-8", "surrogatepass")
-    return _split(<const unsigned char*><const char*>data, len(data), ord(boundary))
+    return _split(<const unsigned char*><const char*>data, len(data), ord(_ascii(boundary)))
 
 
 cdef class Walker:
-    """Walks a tree with fixed tag sets and attribute rules; `text()` gives the visible text."""
+    """Walks a tree with fixed tag sets and attribute rules; `lines()` gives the visible text. The
+    callbacks run while the walk holds pointers into the tree: they must not change it."""
 
     cdef bytes _names  # the tag names, NUL-separated, kept alive for `_name_ptrs`
     cdef const char* _name_ptrs[MAX_NAMES]
@@ -146,7 +153,7 @@ cdef class Walker:
             self._flags[self._count] = flags[name]
             offset += len(raw)
             self._count += 1
-        self._hidden, self._furniture, self._break = hidden, is_furniture, boundary
+        self._hidden, self._furniture, self._break = hidden, is_furniture, _ascii(boundary)
 
     cdef int _flag(self, tree.xmlNode* node):
         if node.ns != NULL:  # "{namespace}name" is none of the plain HTML names
@@ -190,7 +197,7 @@ cdef class Walker:
                 return False
         return True
 
-    def lines(self, cetree._Element root, bint skip_furniture):
+    def lines(self, cetree._Element root not None, bint skip_furniture):
         """The visible text under `root`, one line per block (`lines`): the text is `el.text`,
         children and tails in reading order, `boundary` at each block's start and end."""
         cdef Buffer buf
@@ -201,6 +208,8 @@ cdef class Walker:
         cdef tree.xmlNode* top = root._c_node
         cdef tree.xmlNode* node
         cdef int flag
+        if top == NULL:  # an element proxy lxml never set up
+            raise ValueError("invalid element")
         try:
             if top.type != tree.XML_ELEMENT_NODE:
                 return []

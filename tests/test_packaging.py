@@ -82,6 +82,18 @@ def test_the_action_keeps_history_checks_summarises_and_uploads() -> None:
     assert upload["if"] == "always()" and upload["with"]["path"].endswith("/reports/")
 
 
+def test_the_wheels_workflow_passes_actionlint_and_tests_the_compiled_walk(tmp_path: Path) -> None:
+    """Released wheels (every platform, cibuildwheel) are what let `pipx install` work without a C
+    compiler; each is tested by importing the compiled walk and reading a page with it."""
+    repo = _repo_copy(tmp_path)
+    done = tool("actionlint", "-no-color", ".github/workflows/wheels.yml", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "wheels.yml").read_text())["jobs"]
+    [build] = [s for s in jobs["wheels"]["steps"] if s.get("uses", "").startswith("pypa/cibuildwheel@")]
+    assert "extract(" in build["env"]["CIBW_TEST_COMMAND"] and "cp311-*" in build["env"]["CIBW_BUILD"]
+    assert jobs["publish"]["permissions"] == {"id-token": "write"} and jobs["publish"]["needs"] == ["wheels", "sdist"]
+
+
 def test_gitlab_template_matches_the_vendored_schema(tmp_path: Path) -> None:
     path = ROOT / "examples" / "gitlab-ci.yml"
     done = tool("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", str(path))
