@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Server, commit_all, page, run_subprocess, send, write_config
@@ -52,6 +53,24 @@ def test_junit(ci_site: Path) -> None:
     assert "nearest passage on the page: “Allies agree and conditions are met.”" in (quote.text or "")
     skipped = cases["down"].find("skipped")
     assert skipped is not None and skipped.get("message", "").startswith("could not be verified")
+
+
+def test_junit_says_what_a_304_means(server: Server, tmp_path: Path) -> None:
+    """A page answered 304 on the second pass keeps its findings: the failure text says so
+    instead of a bare "HTTP 304", which reads like an error to whoever opens the CI log."""
+    def quoted(h: Any) -> None:
+        if h.headers.get("If-None-Match") == '"v1"':
+            send(h, 304, b"", headers={"ETag": '"v1"'})
+        else:
+            send(h, 200, page("<p>Allies agree and conditions are met.</p>"), headers={"ETag": '"v1"'})
+
+    server.routes["/quote"] = quoted
+    config = write_config(tmp_path, [{"id": "quote", "url": server.url("/quote"), "quotes": ["countries agree"]}])
+    first = run_subprocess(["check", "--config", str(config), "--format", "junit"], tmp_path)
+    second = run_subprocess(["check", "--config", str(config), "--format", "junit"], tmp_path)
+    assert first.returncode == second.returncode == 1
+    assert "→ alive (HTTP 200)" in first.stdout
+    assert "→ alive (HTTP 304: not modified since the last check, whose findings stand)" in second.stdout
 
 
 def test_github_annotations_and_step_summary(ci_site: Path, tmp_path: Path) -> None:
