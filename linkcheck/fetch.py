@@ -230,7 +230,8 @@ class Fetcher:
                         await response.aclose()
             except _TRANSPORT_ERRORS as exc:
                 return _network_failure(url, current, exc, hops)
-            if (current, _state(cookies)) in seen:
+            visit = (current, _state(cookies))
+            if visit in seen:
                 return _Attempt(_failure(url, LinkState.UNREACHABLE, ("redirect-loop",),
                                          f"redirect loop: {current} was already visited",
                                          final_url=current, hops=hops))
@@ -238,7 +239,7 @@ class Fetcher:
                 return _Attempt(_failure(url, LinkState.UNREACHABLE, ("redirect-loop",),
                                          f"more than {self.settings.max_redirects} redirects",
                                          final_url=current, hops=hops))
-            seen.add((current, _state(cookies)))
+            seen.add(visit)
 
     async def _read(self, url: str, final: str, response: httpx.Response,
                     hops: list[Hop]) -> _Attempt:

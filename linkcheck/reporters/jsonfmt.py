@@ -106,7 +106,10 @@ def outcome_from_dict(d: dict[str, Any], source: Source) -> SourceOutcome:
                         memento.get("datetime")),
         snapshot=archive["snapshot"], problems=tuple(d["problems"]), message=d["message"],
         text_hash=d.get("text_hash"), failures=d.get("failures", 0), first_failed=d.get("first_failed"),
-        encoding=d.get("encoding") or "", author=d.get("author", ""), published=d.get("published", ""))
+        encoding=d.get("encoding") or "", author=d.get("author", ""), published=d.get("published", ""),
+        # Not stored: an alive 304 is the answer to the conditional request (one nobody asked
+        # for leaves the page unreachable).
+        not_modified=d["http_status"] == 304 and d["link"] == LinkState.ALIVE.value)
 
 
 def _head(run: CheckRun) -> dict[str, Any]:

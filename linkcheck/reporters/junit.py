@@ -6,15 +6,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
-from ..models import CheckRun, LinkState, SourceOutcome, Status
+from ..models import CheckRun, SourceOutcome, Status
 from .common import could_not_verify, message_above_quotes, quote_line
 
 
 def _details(o: SourceOutcome) -> str:
-    # An alive 304 is the answer to the conditional request (outcomes read back from history do not
-    # keep `not_modified`; a 304 nobody asked for is no alive page).
-    reused = o.http_status == 304 and o.link is LinkState.ALIVE
-    answer = "HTTP 304: not modified since the last check, whose findings stand" if reused \
+    answer = "HTTP 304: not modified since the last check, whose findings stand" if o.not_modified \
         else f"HTTP {o.http_status}" if o.http_status else ""
     lines = [f"{o.source.url} → {o.link.value}" + (f" ({answer})" if answer else "")]
     if message := message_above_quotes(o):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -32,15 +33,16 @@ class Spool:
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.rows = {status: _spool(folder) for status in _RANKED}
-        self.sections = {status: _spool(folder) for status in _NEEDING}
+        with contextlib.ExitStack() as opened:  # if one cannot be made, those made are closed
+            self.rows = {status: opened.enter_context(_spool(folder)) for status in _RANKED}
+            self.sections = {status: opened.enter_context(_spool(folder)) for status in _NEEDING}
+            self._files = opened.pop_all()
 
     def __enter__(self) -> Spool:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        for spool in (*self.rows.values(), *self.sections.values()):
-            spool.close()
+        self._files.close()
 
     def add(self, o: SourceOutcome) -> SourceOutcome:
         self.rows[o.status].write(_row(o))
