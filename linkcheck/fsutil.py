@@ -38,7 +38,7 @@ def atomic_write(path: Path, text: str | Iterable[str]) -> None:
     replace_with(path, fill, durable=True)
 
 
-def replace_with(path: Path, fill: Callable[[IO[bytes]], None], *, durable: bool) -> None:
+def replace_with(path: Path, fill: Callable[[IO[bytes]], object], *, durable: bool) -> None:
     """Write `path` whole with `fill`, through a temporary file in the same folder and a rename: a
     reader (or a killed writer) never sees half a file. `durable`: synced to disk before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ variables (e.g. FSSPEC_S3_ENDPOINT_URL) to the options of `[snapshots] storage_o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -87,22 +87,18 @@ class Storage:
     def local(self) -> bool:
         return local_folder(self.location) is not None
 
-    def write(self, relative: str, fill: Callable[[IO[bytes]], None]) -> str:
-        """Write the file `relative` (below the location) whole with `fill`; its name for history."""
+    def write(self, relative: str, data: bytes) -> str:
+        """Write the file `relative` (below the location) whole; its name for history."""
         folder = local_folder(self.location)
         if folder is None:
-            import io
-
             url = f"{self.location.rstrip('/')}/{relative}"
-            buffer = io.BytesIO()
-            fill(buffer)
             fs, key = self._fs(url)
-            fs.pipe_file(key, buffer.getvalue())
+            fs.pipe_file(key, data)
             return url
         path = self.root / Path(folder).expanduser() / relative
         # Not durable: a killed process cannot leave a half file behind the rename, and history (not
         # this file) is the source of truth; an fsync per page cost more than the fetch itself.
-        replace_with(path, fill, durable=False)
+        replace_with(path, lambda f: f.write(data), durable=False)
         return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
 
     def exists(self, stored: str) -> bool:
