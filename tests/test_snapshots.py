@@ -1,6 +1,8 @@
 """A page's WARC snapshot, record by record: the file warcio's own writer would make (its digests
 computed by warcio, its zlib gzip), one gzip member per record, digests that check out when
-recomputed from the bytes, and the page exactly as received."""
+recomputed from the bytes, and the page exactly as received. And the file it goes to in a folder:
+written whole even when the system writes it in parts, never left half-written, named for history
+relative to the config's folder."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
+import stat
 import tempfile
 import zlib
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
@@ -135,3 +140,27 @@ def test_any_fetch_makes_the_records_warcio_makes(raw: bytes, encoded: bool, hea
         written = write_snapshot("s", fetch, payload_digest(fetch.raw), META, "linkcheck/1", Storage(Path(folder)))
         _same_as_warcio(fetch, Path(folder) / written.path)
 
+
+
+def test_a_snapshot_file_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = Storage(tmp_path / "config")
+    data = os.urandom(100_000)
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, chunk: real_write(fd, bytes(chunk[:7777])))  # short writes
+    assert storage.write("a/1.warc.gz", data) == os.path.join("snapshots", "a", "1.warc.gz")
+    written = tmp_path / "config" / "snapshots" / "a" / "1.warc.gz"
+    assert written.read_bytes() == data
+    written.chmod(0o640)
+    assert storage.write("a/1.warc.gz", data[:10]) and written.read_bytes() == data[:10]
+    assert stat.S_IMODE(written.stat().st_mode) == 0o640  # a file written again keeps its mode
+
+    def full(fd: int, chunk: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError, match="No space"):
+        storage.write("a/1.warc.gz", data)
+    assert written.read_bytes() == data[:10] and os.listdir(written.parent) == ["1.warc.gz"]  # no temporary file
+    outside = Storage(tmp_path / "config", str(tmp_path / "elsewhere"))
+    monkeypatch.undo()
+    assert outside.write("b/2.warc.gz", b"x") == str(tmp_path / "elsewhere" / "b" / "2.warc.gz")
