@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -16,15 +15,16 @@ def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     """An open temporary file in `path`'s folder for a write-then-rename, with the mode `path`
     already has, else the one any new file gets: 0666 less the umask, applied by the kernel
     (mkstemp makes every file 0600, and reading the umask back costs a read of /proc per file)."""
+    folder, name = os.path.split(path)  # os calls, not pathlib's: this runs for every snapshot
     while True:
-        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}")
+        tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}{suffix}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
         except FileExistsError:  # one in 2**48: another name
             continue
     with contextlib.suppress(OSError):  # no file there yet (or not one to copy the mode of)
-        os.fchmod(fd, path.stat().st_mode & 0o777)
+        os.fchmod(fd, os.stat(path).st_mode & 0o777)
     return fd, tmp
 
 
@@ -38,21 +38,35 @@ def atomic_write(path: Path, text: str | Iterable[str]) -> None:
     replace_with(path, fill, durable=True)
 
 
-def replace_with(path: Path, fill: Callable[[IO[bytes]], None], *, durable: bool) -> None:
-    """Write `path` whole with `fill`, through a temporary file in the same folder and a rename: a
-    reader (or a killed writer) never sees half a file. `durable`: synced to disk before the rename."""
+def replace_with(path: Path, content: bytes | Callable[[IO[bytes]], object], *, durable: bool) -> None:
+    """Write `path` whole, through a temporary file in the same folder and a rename: a reader (or a
+    killed writer) never sees half a file. `content`: the bytes (written with no file object around
+    them: a pass writes a snapshot per page), or a function that writes them to the file it is given.
+    `durable`: synced to disk before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
+        try:
+            if isinstance(content, bytes):
+                _write_all(fd, content)
+            else:
+                with os.fdopen(fd, "wb", closefd=False) as f:
+                    content(f)
             if durable:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of `data` to the file `fd` (a write may take only part)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def pieces(f: IO[str]) -> Iterator[str]:

@@ -14,7 +14,8 @@ variables (e.g. FSSPEC_S3_ENDPOINT_URL) to the options of `[snapshots] storage_o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -75,6 +76,15 @@ def location_problem(location: str) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=16)
+def _place(root: Path, folder: str) -> tuple[Path, Path]:
+    """Where the files of a local `folder` go, and what names them for history: their path relative
+    to `root` when they are below it, else the absolute one. Once a process: the worker that writes
+    a snapshot gets the Storage afresh with every page."""
+    path = root / Path(folder).expanduser()
+    return path, path.relative_to(root) if path.is_relative_to(root) else path
+
+
 @dataclass(frozen=True)
 class Storage:
     """The config's snapshot storage. Picklable: it goes to the worker processes that write."""
@@ -87,23 +97,19 @@ class Storage:
     def local(self) -> bool:
         return local_folder(self.location) is not None
 
-    def write(self, relative: str, fill: Callable[[IO[bytes]], None]) -> str:
-        """Write the file `relative` (below the location) whole with `fill`; its name for history."""
+    def write(self, relative: str, data: bytes) -> str:
+        """Write the file `relative` (below the location) whole; its name for history."""
         folder = local_folder(self.location)
         if folder is None:
-            import io
-
             url = f"{self.location.rstrip('/')}/{relative}"
-            buffer = io.BytesIO()
-            fill(buffer)
             fs, key = self._fs(url)
-            fs.pipe_file(key, buffer.getvalue())
+            fs.pipe_file(key, data)
             return url
-        path = self.root / Path(folder).expanduser() / relative
+        below, named = _place(self.root, folder)
         # Not durable: a killed process cannot leave a half file behind the rename, and history (not
         # this file) is the source of truth; an fsync per page cost more than the fetch itself.
-        replace_with(path, fill, durable=False)
-        return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
+        replace_with(below / relative, data, durable=False)
+        return str(named / relative)
 
     def exists(self, stored: str) -> bool:
         if not is_url(stored):

@@ -185,8 +185,8 @@ def test_removing_files_already_gone_is_no_error(tmp_path: Path) -> None:
     from linkcheck.storage import Storage
 
     storage = Storage(tmp_path, "memory://snaps")
-    kept, gone = storage.write("a/1.warc.gz", lambda f: f.write(b"one")), "memory://snaps/a/0.warc.gz"
-    dropped = storage.write("a/2.warc.gz", lambda f: f.write(b"two"))
+    kept, gone = storage.write("a/1.warc.gz", b"one"), "memory://snaps/a/0.warc.gz"
+    dropped = storage.write("a/2.warc.gz", b"two")
     with storage.open(kept) as f:
         assert f.read() == b"one"
     storage.remove([gone, dropped])
