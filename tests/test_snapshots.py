@@ -19,6 +19,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import Server, by_id, check_json, page, send, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
@@ -125,7 +126,8 @@ def test_snapshot_is_warcios_records_one_member_each_with_digests_that_check_out
 _HEADERS = st.lists(st.tuples(
     st.sampled_from(["Content-Type", "Content-Length", "content-length", "Transfer-Encoding", "Connection",
                      "Keep-Alive", "Content-Encoding", "ETag", "Set-Cookie", "X-Note"]),
-    st.text(st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f;"), max_size=20)),
+    st.text(st.characters(min_codepoint=32, max_codepoint=0x3000, exclude_characters="\x7f",
+                          exclude_categories=["Cs"]), max_size=20)),
     max_size=8).map(tuple)
 
 
@@ -140,6 +142,27 @@ def test_any_fetch_makes_the_records_warcio_makes(raw: bytes, encoded: bool, hea
         written = write_snapshot("s", fetch, payload_digest(fetch.raw), META, "linkcheck/1", Storage(Path(folder)))
         _same_as_warcio(fetch, Path(folder) / written.path)
 
+
+def test_a_page_cited_by_an_iri_is_stored_under_the_uri_its_request_named(tmp_path: Path) -> None:
+    """A config may cite `…/wiki/Österreich` (and a server name a PDF `Österreich.pdf; …`): WARC
+    headers and request lines are ASCII, so they hold what httpx sent (IDNA host, UTF-8 percent
+    escapes); warcio alone fails on such a URL, and on a non-ASCII header value with a `;`."""
+    iri = "https://bücher.example/wiki/Österreich?q=ä"
+    uri = "https://xn--bcher-kva.example/wiki/%C3%96sterreich?q=%C3%A4"
+    fetch = FetchResult(url="http://old.example.org/é", final_url=iri, status_code=200, body=HTML, raw=HTML,
+                        headers=(("Content-Disposition", 'inline; filename="Österreich.html"'),),
+                        hops=(Hop("http://old.example.org/é", 301),), fetched_at="2024-05-06T07:08:09Z")
+    written = write_snapshot("p", fetch, payload_digest(HTML), META, "linkcheck/1", Storage(tmp_path))
+    with (tmp_path / written.path).open("rb") as f:
+        read = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.http_headers)
+                for r in ArchiveIterator(f, check_digests="raise")]
+    assert [(kind, target) for kind, target, _ in read] == [
+        ("warcinfo", None), ("response", "http://old.example.org/%C3%A9"), ("request", uri), ("response", uri),
+        ("metadata", "urn:linkcheck:metadata:http://old.example.org/%C3%A9")]
+    assert read[1][2].get_header("Location") == uri
+    assert read[2][2].statusline == "/wiki/%C3%96sterreich?q=%C3%A4 HTTP/1.1" and read[2][2].get_header("Host") == \
+        "xn--bcher-kva.example"
+    assert read[3][2].get_header("Content-Disposition") == 'inline; filename="%C3%96sterreich.html"'
 
 
 def test_a_snapshot_file_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,3 +187,17 @@ def test_a_snapshot_file_is_written_whole_or_not_at_all(tmp_path: Path, monkeypa
     outside = Storage(tmp_path / "config", str(tmp_path / "elsewhere"))
     monkeypatch.undo()
     assert outside.write("b/2.warc.gz", b"x") == str(tmp_path / "elsewhere" / "b" / "2.warc.gz")
+
+
+def test_a_source_cited_by_an_iri_is_checked_and_snapshotted(server: Server, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Such a source was an internal error: its page was read, then its snapshot failed."""
+    body = page("<main><p>Die Republik Österreich.</p></main>")
+    server.routes["/wiki/%C3%96sterreich"] = lambda h: send(h, 200, body)
+    config = write_config(tmp_path, [{"id": "at", "url": server.url("/wiki/Österreich"),
+                                      "quotes": ["Die Republik Österreich"]}])
+    report = by_id(check_json(config, capsys)[1])["at"]
+    assert (report["status"], report["link"], report["quotes"][0]["match"]) == ("ok", "alive", "exact")
+    with (tmp_path / report["archive"]["snapshot"]).open("rb") as f:
+        targets = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f) if r.rec_type == "response"]
+    assert targets == [server.url("/wiki/%C3%96sterreich")]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from isal import isal_zlib
 from warcio.statusandheaders import StatusAndHeaders
@@ -29,6 +29,7 @@ from ..models import FetchResult
 from ..storage import Storage
 
 _HOP_BY_HOP = {"transfer-encoding", "connection", "keep-alive"}
+_PRINTABLE = "".join(map(chr, range(32, 127)))  # left as they are in a header value
 
 
 def payload_digest(raw: bytes) -> str:
@@ -123,18 +124,19 @@ def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, digest: st
     writer.write_record(writer.create_warcinfo_record(name, {
         "software": f"linkcheck/{__version__} (warcio)", "format": "WARC File Format 1.1",
         "conformsTo": "https://iso.org/standard/68004.html"}))
-    parts = urlsplit(fetch.final_url)
+    final = _wire(fetch.final_url)
+    parts = urlsplit(final)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request = writer.create_warc_record(
-        fetch.final_url, "request", payload=io.BytesIO(b""), length=0,
+        final, "request", payload=io.BytesIO(b""), length=0,
         warc_headers_dict={"WARC-Date": date},
         http_headers=StatusAndHeaders(f"GET {target} HTTP/1.1", [
             ("Host", parts.netloc), ("User-Agent", user_agent),
             ("Accept-Encoding", "gzip, deflate")], is_http_request=True))
-    headers = [(k, v) for k, v in fetch.headers if k.lower() not in _HOP_BY_HOP]
+    headers = [(k, _ascii(v)) for k, v in fetch.headers if k.lower() not in _HOP_BY_HOP]
     headers = [(k, str(len(fetch.raw)) if k.lower() == "content-length" else v) for k, v in headers]
     response = writer.create_warc_record(
-        fetch.final_url, "response", payload=io.BytesIO(fetch.raw), length=len(fetch.raw),
+        final, "response", payload=io.BytesIO(fetch.raw), length=len(fetch.raw),
         warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": digest},
         http_headers=StatusAndHeaders(f"{fetch.status_code} {_reason(fetch.status_code)}", headers,
                                       protocol="HTTP/1.1"))
@@ -142,21 +144,39 @@ def _write_records(writer: WARCWriter, name: str, fetch: FetchResult, digest: st
     request.rec_headers.add_header("WARC-Concurrent-To", response_id)
     # The redirects that led here, so a replay of the *cited* URL reaches the page. Their bodies
     # were never read; the records keep status and Location only.
-    locations = [h.url for h in fetch.hops[1:]] + [fetch.final_url] if fetch.hops else []
+    locations = [_wire(h.url) for h in fetch.hops[1:]] + [final] if fetch.hops else []
     for hop, location in zip(fetch.hops, locations, strict=True):
         writer.write_record(writer.create_warc_record(
-            hop.url, "response", payload=io.BytesIO(b""), length=0, warc_headers_dict={"WARC-Date": date},
+            _wire(hop.url), "response", payload=io.BytesIO(b""), length=0, warc_headers_dict={"WARC-Date": date},
             http_headers=StatusAndHeaders(f"{hop.status} {_reason(hop.status)}",
                                           [("Location", location), ("Content-Length", "0")],
                                           protocol="HTTP/1.1")))
     writer.write_record(request)
     writer.write_record(response)
     body = json.dumps(metadata, ensure_ascii=False, indent=1).encode("utf-8")
+    uri = f"urn:linkcheck:metadata:{_wire(fetch.url)}"
     writer.write_record(writer.create_warc_record(
-        f"urn:linkcheck:metadata:{fetch.url}", "metadata", payload=io.BytesIO(body), length=len(body),
+        uri, "metadata", payload=io.BytesIO(body), length=len(body),
         warc_content_type="application/json",
         warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id,
-                           "WARC-Target-URI": f"urn:linkcheck:metadata:{fetch.url}"}))
+                           "WARC-Target-URI": uri}))
+
+
+def _wire(url: str) -> str:
+    """`url` as its request named it: a URL with non-ASCII characters (an IRI, as a config may cite
+    one) as httpx sent it, host in IDNA and the rest percent-encoded as UTF-8. WARC headers and
+    HTTP request lines are ASCII."""
+    if url.isascii():
+        return url
+    import httpx  # only for such a URL: the processes that write snapshots do not load it otherwise
+
+    return str(httpx.URL(url))
+
+
+def _ascii(value: str) -> str:
+    """A header value as WARC can hold it: its non-ASCII characters percent-encoded as UTF-8 (RFC
+    8187's choice; warcio's own fallback fails on a value with a `;` in it)."""
+    return value if value.isascii() else quote(value, safe=_PRINTABLE)
 
 
 def _reason(code: int | None) -> str:
