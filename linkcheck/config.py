@@ -299,11 +299,12 @@ _QUOTE_KEYS = ("text", "prefix", "suffix", "locator", "note", "kind")
 _CITATION_KEYS = ("article", "notes", "line")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HOST_RE = re.compile(r"[\w-][\w.~%-]*|[0-9a-f:.]+")
+_SPACE_RE = re.compile(r"\s")  # what str.isspace() calls whitespace
 
 
 def url_problem(url: str) -> str:
     """Why `url` cannot be checked, or "" when it is a usable http(s) URL."""
-    if not url or url != url.strip() or any(c.isspace() for c in url):
+    if not url or _SPACE_RE.search(url):
         return f"{url!r} is not a URL (empty, or contains spaces)"
     try:
         parts = urlsplit(url)
