@@ -2,19 +2,16 @@
 page's WARC snapshot when one is to be written.
 
 `analyse` is a function of its arguments (bytes and a little prior state) and returns a small,
-picklable `Analysis`, so it can run in a worker process (`CpuPool`) while the event loop only does
-I/O; `judge` adds the snapshot, so that a page goes to a worker process once. The page tree and
+picklable `Analysis`, so it can run in a worker process (`cpupool.CpuPool`) while the event loop
+only does I/O; `judge` adds the snapshot, so that a page goes to a worker process once. The page tree and
 its texts never leave the worker; the main text comes back (compressed, as history stores it)
 only when it is a new version.
 """
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .archive.snapshots import Written, write_snapshot
 from .drift import text_hash
@@ -27,7 +24,6 @@ from .store import packed
 from .verdict import Verdict, classify
 
 UNREADABLE = (LinkState.BLOCKED, LinkState.DEAD, LinkState.UNREACHABLE)  # no page text to verify
-_IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
 
 
 @dataclass(frozen=True)
@@ -99,37 +95,3 @@ def judge(fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], mi
             "quotes": [{"text": q.text, "match": q.match.value, "score": q.score} for q in analysis.quotes]}
     return analysis, write_snapshot(snapshot.source_id, fetch, snapshot.digest, meta, snapshot.user_agent,
                                     snapshot.storage)
-
-
-class CpuPool:
-    """Runs `judge` in worker processes (`workers` > 1) or on this process (0 or 1, as tests do).
-
-    The page crosses to a worker once (the wire bytes too only when a WARC is to be written), and
-    only an `Analysis` and where the WARC went come back."""
-
-    def __init__(self, workers: int) -> None:
-        # forkserver: workers are forked from a clean process, never from this one while its other
-        # threads (a daemon's, a test server's) may hold a lock.
-        self._pool = None
-        if workers > 1:
-            context = multiprocessing.get_context("forkserver")
-            # parsers imported once, their pages shared
-            context.set_forkserver_preload([__name__, "pypdfium2"])
-            self._pool = ProcessPoolExecutor(workers, mp_context=context)
-
-    async def judge(self, fetch: FetchResult, page: PageText | None, quotes: Sequence[Quote], min_score: float,
-                    recent: Sequence[str], snapshot: SnapshotTask | None) -> tuple[Analysis, Written | None]:
-        """`judge` in a worker process when there is a pool and a body to read, else here (off the
-        loop for a large body)."""
-        if snapshot is None:
-            fetch = replace(fetch, raw=b"")  # only the decoded body is read (and, unencoded, it is the raw one)
-        args = (fetch, page, tuple(quotes), min_score, tuple(recent), snapshot)
-        if self._pool is not None and page is None and fetch.error is None:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, judge, *args)
-        if len(fetch.body) > _IN_THREAD or (snapshot and not snapshot.storage.local):  # parsing, or a bucket
-            return await asyncio.to_thread(judge, *args)
-        return judge(*args)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -20,11 +20,12 @@ import httpx
 
 from . import __version__
 from .adapters.twitter import read_tweet, tweet_url
-from .analyse import Analysis, CpuPool, SnapshotTask, second_try
+from .analyse import Analysis, SnapshotTask, second_try
 from .archive.runner import Job, archive_job, archive_url, stored_capture
 from .archive.session import ArchiveSession
 from .archive.snapshots import Written, payload_digest, stored_snapshot
 from .config import Config, load_config
+from .cpupool import CpuPool
 from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
 from .errors import HistoryUnavailable
@@ -376,8 +377,7 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
     counts as complete (and, unless `partial`, as the last pass) only once its last batch commits."""
     started = stamp(now_utc())
     run_id = store.begin_run(started)
-    cpu = CpuPool(config.fetch.workers)
-    try:
+    async with CpuPool(config.fetch.workers) as cpu:
         deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
         session = None
         if archive and config.archive.wayback:
@@ -386,8 +386,6 @@ async def check_pass(config: Config, sources: Sequence[Source], client: httpx.As
             "archiving is off (archive.wayback = false)"
         work = _Pass(config, sources, deps, store, run_id, session, off, progress)
         await work.run()
-    finally:
-        cpu.close()
     tally = work.tally
     total = tally.ok + tally.warning + tally.broken
     finished = stamp(now_utc())

@@ -35,10 +35,10 @@ from typing import Any
 
 import httpx
 
-from .analyse import CpuPool
 from .archive.runner import Job, archive_job, stored_capture
 from .archive.session import ArchiveSession
 from .config import Config, load_config
+from .cpupool import CpuPool
 from .daemon import Log
 from .db import unreachable_as
 from .distribute import ARCHIVE, JOB_SCHEMA, QUEUE, TASK, database_url, queue_app, requeue_stalled
@@ -134,13 +134,12 @@ class Worker:
                                   "run `linkcheck migrate` (once, from any machine) and start the worker again.")
             check_queue(store, "starting workers")
             slots = HostSlots(self.url, self.config.fetch.per_host)
-            cpu = CpuPool(self.config.fetch.workers)
             try:
-                async with open_client(self.config.fetch, self.config.archive.request_timeout) as client:
+                async with CpuPool(self.config.fetch.workers) as cpu, \
+                        open_client(self.config.fetch, self.config.archive.request_timeout) as client:
                     deps = Deps(self.config, Fetcher(client, self.config.fetch, slots.hold), cpu, store)
                     await self._work(deps, store, client)
             finally:
-                cpu.close()
                 slots.close()
 
     async def _work(self, deps: Deps, store: Store, client: httpx.AsyncClient) -> None:

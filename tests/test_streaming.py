@@ -16,9 +16,9 @@ import pytest
 from conftest import Server, page, send, write_config
 
 from linkcheck import pipeline
-from linkcheck.analyse import CpuPool
 from linkcheck.archive.runner import Job
 from linkcheck.config import load_config
+from linkcheck.cpupool import CpuPool
 from linkcheck.fetch import Fetcher, open_client
 from linkcheck.models import Capture, CaptureState, CheckRun, LinkState, MatchKind, SourceOutcome, Status
 from linkcheck.pipeline import Deps, check_one, check_pass
@@ -47,13 +47,9 @@ def test_check_one_runs_on_its_own_with_its_inputs_passed_in(server: Server, tmp
 
     async def run() -> None:
         store = Store.open(config.db_path)
-        cpu = CpuPool(0)
-        try:
-            async with open_client(config.fetch) as client:
-                deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
-                outcome, record = await check_one(src, store.prior(src.id, 5), deps, archive)
-        finally:
-            cpu.close()
+        async with CpuPool(0) as cpu, open_client(config.fetch) as client:
+            deps = Deps(config, Fetcher(client, config.fetch), cpu, store)
+            outcome, record = await check_one(src, store.prior(src.id, 5), deps, archive)
         assert outcome.status is Status.OK and outcome.quotes[0].match is MatchKind.EXACT
         assert [(j.url, j.link, j.changed, j.found) for j in jobs] == [
             (src.url, LinkState.ALIVE, False, frozenset({QUOTE}))]

@@ -1,0 +1,80 @@
+"""The judging processes: the same findings as judging in the loop's own process, a bug's exception
+back as itself, and a process that dies costs the page it was on only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+from conftest import page
+
+from linkcheck.analyse import Analysis, judge
+from linkcheck.cpupool import CpuPool, ParserDied
+from linkcheck.models import FetchResult, MatchKind, Quote
+
+QUOTE = "We will be in a position to extend an invitation to Ukraine to join the Alliance."
+
+
+def _fetch(i: int) -> FetchResult:
+    body = page(f"<main><p>{QUOTE}</p><p>Page {i}.</p></main>").encode()
+    return FetchResult(url=f"https://example.org/{i}", final_url=f"https://example.org/{i}", status_code=200,
+                       headers=(("content-type", "text/html; charset=utf-8"),), body=body, raw=body)
+
+
+async def _judge(cpu: CpuPool, i: int) -> Analysis:
+    return (await cpu.judge(_fetch(i), None, (Quote(QUOTE),), 0.9, (), None))[0]
+
+
+def test_the_processes_find_what_this_process_finds() -> None:
+    async def run() -> list[Analysis]:
+        async with CpuPool(2) as cpu:
+            return list(await asyncio.gather(*(_judge(cpu, i) for i in range(20))))
+
+    here = [judge(_fetch(i), None, (Quote(QUOTE),), 0.9, (), None)[0] for i in range(20)]
+    assert asyncio.run(run()) == here
+    assert {a.quotes[0].match for a in here} == {MatchKind.EXACT} and len({a.text_hash for a in here}) == 20
+
+
+def test_a_bug_while_judging_comes_back_as_its_own_exception() -> None:
+    async def run() -> None:
+        async with CpuPool(2) as cpu:
+            with pytest.raises(AttributeError, match="NoneType"):
+                await cpu.judge(_fetch(0), None, (None,), 0.9, (), None)  # type: ignore[arg-type]
+            assert (await _judge(cpu, 1)).quotes[0].match is MatchKind.EXACT  # and the process goes on
+
+    asyncio.run(run())
+
+
+def test_a_process_that_dies_costs_the_page_it_was_on_only() -> None:
+    """Both processes are stopped (SIGSTOP) so that three pages wait on them; one is then killed.
+    The page it was reading fails with ParserDied; the one queued behind it goes to another
+    process; once the other one resumes, every other page is judged; a new process takes the dead
+    one's place."""
+
+    async def run() -> None:
+        async with CpuPool(2) as cpu:
+            await asyncio.gather(_judge(cpu, 0), _judge(cpu, 1))  # both processes started
+            pids = [p.process.pid for p in cpu._processes]
+            assert len(pids) == 2 and all(pids)
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]
+            calls = [asyncio.ensure_future(_judge(cpu, i)) for i in range(2, 5)]
+            for _ in range(10_000):  # each call is sent once it has had its turn on the loop
+                if sum(len(p.calls) for p in cpu._processes) == 3:
+                    break
+                await asyncio.sleep(0)
+            assert sum(len(p.calls) for p in cpu._processes) == 3
+            victim = cpu._processes[0]
+            assert len(victim.calls) >= 1
+            os.kill(victim.process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            os.kill(pids[1], signal.SIGCONT)  # type: ignore[arg-type]
+            done = await asyncio.gather(*calls, return_exceptions=True)
+            died = [d for d in done if isinstance(d, ParserDied)]
+            assert len(died) == 1 and "killed by SIGKILL" in str(died[0])
+            assert all(isinstance(d, Analysis) and d.quotes[0].match is MatchKind.EXACT for d in done if d not in died)
+            assert (await _judge(cpu, 5)).quotes[0].match is MatchKind.EXACT
+            assert len(cpu._processes) == 2 and victim.process.pid not in {p.process.pid for p in cpu._processes}
+
+    asyncio.run(run())
