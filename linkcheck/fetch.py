@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import http.cookiejar
 import socket
 import ssl
-import urllib.request
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -68,18 +66,25 @@ async def open_client(settings: FetchSettings, longest: float = 0.0) -> AsyncIte
                                         "Accept-Encoding": "gzip, deflate",
                                         "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                                         "Accept-Language": "en,ja;q=0.9,*;q=0.5"})
-    client.cookies.jar.set_policy(_KeepNone())
+    # Not `client.cookies = ...`: that setter copies the cookies into a plain store.
+    client._cookies = _NoCookies()
     try:
         yield client
     finally:
         await client.aclose()
 
 
-class _KeepNone(http.cookiejar.DefaultCookiePolicy):
-    """The policy of the client's own jar: it keeps no cookie (each fetch keeps its own)."""
+class _NoCookies(httpx.Cookies):
+    """The client's own cookie store, which takes nothing (each fetch keeps its own).
 
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
+    httpx offers every response to the client's store; a jar whose policy refused every cookie
+    still wrapped the request and response for `http.cookiejar` and parsed the headers first:
+    20 µs a response, 4% of the loop's Python time. Empty, the store costs nothing when httpx
+    builds a request either (it merges the client's cookies in only when there are some).
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
 
 
 def _state(cookies: httpx.Cookies) -> frozenset[tuple[str, str, str, str | None]]:
