@@ -48,7 +48,8 @@ async def open_client(settings: FetchSettings, longest: float = 0.0) -> AsyncIte
 
     Its own timeouts come from the config, never httpx's 5 s default: each request may last as
     long as the longest deadline any caller puts around it (`fetch.timeout`, or `longest`, e.g.
-    the archive's per-request timeout); the callers' own deadlines are the real limits.
+    the archive's per-request timeout); the callers' own deadlines are the real limits. (The
+    Fetcher's requests go without: its deadline is all they need.)
 
     It keeps no cookies (nor does aiohttp's session under it): a fetch keeps its own, for its
     redirects (`Fetcher.fetch`). A jar shared by the pass grew with every site, and httpx copies
@@ -237,9 +238,11 @@ class Fetcher:
                     if deadline.when() is None:
                         deadline.reschedule(asyncio.get_running_loop().time() + self.settings.timeout)
                     first = not hops
+                    # No transport timeouts (`timeout=None`): they start after `deadline` and last no less,
+                    # so they never fired first, and aiohttp re-armed its read timer on every packet.
                     request = self.client.build_request("GET", current,
                                                         headers=headers | dict(conditional) if first else headers,
-                                                        extensions={_READ_SIZE: 256 * 1024})
+                                                        timeout=None, extensions={_READ_SIZE: 256 * 1024})
                     if cookies:
                         cookies.set_cookie_header(request)
                     response = await self.client.send(request, stream=True)
