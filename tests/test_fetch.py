@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import http.server
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,6 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import Server, by_id, check_json, page, send, write_config
+
+from linkcheck.config import FetchSettings
+from linkcheck.fetch import Fetcher, open_client
 
 
 def _redirect(to: str, status: int = 302):  # type: ignore[no-untyped-def]
@@ -168,6 +173,25 @@ def test_huge_and_compressed_bomb_bodies_are_refused_with_bounded_memory(
         assert r[sid]["problems"] == ["too-large"], sid
     assert r["small-gzip"]["quotes"][0]["match"] == "exact"
     assert peak_mb < 150, f"peak memory {peak_mb:.0f} MB while refusing 300 MB and 60 MB bomb bodies"
+
+
+def test_only_the_fetcher_reads_bodies_in_large_pieces(server: Server) -> None:
+    """The Fetcher inflates what it reads in bounded parts, so it may read 256 KB at a time; the
+    client's other requests (feeds, the archive) keep httpx-aiohttp's 16 KB reads, because httpx
+    inflates each read whole (16 KB of a gzip bomb is 16 MB)."""
+    body = os.urandom(600_000)
+    server.routes["/big"] = lambda h: send(h, 200, body, content_type="application/octet-stream")
+
+    async def run() -> tuple[list[int], bytes]:
+        settings = FetchSettings(allow_private=True)
+        async with open_client(settings) as client:
+            async with client.stream("GET", server.url("/big")) as r:
+                pieces = [len(chunk) async for chunk in r.aiter_raw()]
+            return pieces, (await Fetcher(client, settings).fetch(server.url("/big"))).body
+
+    pieces, fetched = asyncio.run(run())
+    assert sum(pieces) == len(body) and max(pieces) <= 16 * 1024
+    assert fetched == body
 
 
 def test_redirect_loop_and_hop_limit(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
