@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from .article import Cited, parse_article
-from .config import Config, FetchSettings, url_problem
+from .config import Config, url_problem
 from .extract import decode, main_html
 from .fsutil import atomic_write
 from .publication import Article
 
 if TYPE_CHECKING:
     import httpx
+
+    from .fetch import Fetcher
 
 log = logging.getLogger("linkcheck.feeds")
 CACHE = "feeds.json"
@@ -67,25 +69,17 @@ class _Got:
     problem: str = ""
 
 
-async def _get(client: httpx.AsyncClient, settings: FetchSettings, url: str, before: dict[str, Any]) -> _Got:
-    """A conditional GET through the pass's guarded client, within the fetch limits."""
-    import aiohttp  # here: `validate` reads the feeds' cache without loading an HTTP stack
-    import httpx
-
-    headers = {k: before[v] for k, v in (("If-None-Match", "etag"), ("If-Modified-Since", "modified"))
-               if before.get(v)}
-    try:
-        async with asyncio.timeout(settings.timeout), \
-                client.stream("GET", url, headers=headers, follow_redirects=True) as r:
-            body = bytearray()
-            async for chunk in r.aiter_bytes():
-                body += chunk
-                if len(body) > settings.max_bytes:
-                    return _Got(0, problem=f"larger than fetch.max_bytes ({settings.max_bytes:,} bytes)")
-            validators = {"etag": r.headers.get("etag", ""), "modified": r.headers.get("last-modified", "")}
-            return _Got(r.status_code, bytes(body), r.headers.get("content-type", ""), validators)
-    except (httpx.HTTPError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-        return _Got(0, problem=str(exc) or type(exc).__name__)
+async def _get(fetcher: Fetcher, url: str, before: dict[str, Any]) -> _Got:
+    """A conditional GET by the pass's Fetcher: the private-address guard on every hop, its
+    deadline, retries, size cap and cookies, as for a source."""
+    ask = {k: before[v] for k, v in (("If-None-Match", "etag"), ("If-Modified-Since", "modified")) if before.get(v)}
+    got = await fetcher.fetch(url, conditional=ask)
+    if got.status_code == 304 and ask:
+        return _Got(304)
+    if got.error is not None:  # refused, unreachable, an error status, too large
+        return _Got(0, problem=got.message)
+    validators = {"etag": got.header("etag"), "modified": got.header("last-modified")}
+    return _Got(got.status_code or 0, got.body, got.header("content-type"), validators)
 
 
 def article_urls(body: bytes) -> list[str]:
@@ -105,11 +99,13 @@ def article_urls(body: bytes) -> list[str]:
 
 async def refresh_feeds(config: Config, client: httpx.AsyncClient) -> None:
     """Read the feeds and their new or changed articles; keep the result in feeds.json."""
+    from .fetch import Fetcher  # here: `validate` reads the feeds' cache without loading an HTTP stack
+
     cache = _load(config)
-    settings = config.fetch
+    fetcher = Fetcher(client, config.fetch)
     for feed in config.articles.feeds:
         before = cache["feeds"].get(feed, {})
-        got = await _get(client, settings, feed, before)
+        got = await _get(fetcher, feed, before)
         if got.status == 200:
             cache["feeds"][feed] = got.validators | {"articles": article_urls(got.body)}
         elif got.status != 304:
@@ -118,7 +114,7 @@ async def refresh_feeds(config: Config, client: httpx.AsyncClient) -> None:
 
     async def one(url: str) -> None:
         before = cache["articles"].get(url, {})
-        got = await _get(client, settings, url, before)
+        got = await _get(fetcher, url, before)
         if got.status == 304:
             return
         if got.status != 200:

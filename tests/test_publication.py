@@ -294,6 +294,29 @@ def test_init_several_articles_and_merge_keep_every_citation(tmp_path: Path,
     assert code == 0 and "added 0 sources and 0 quotes" in stdout and "more citing" not in stdout
 
 
+def test_feeds_and_their_articles_are_fetched_behind_the_address_guard(
+        server: Server, server2: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A feed may list, or redirect to, an address the config does not allow (a cloud's metadata
+    service, a private host): it is refused as a source's would be, on every hop, never requested."""
+    server.routes["/feed.xml"] = lambda h: send(h, 200, (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Gazette</title>"
+        f"<item><title>In</title><link>{server2.url('/listed')}</link></item>"
+        f"<item><title>Jump</title><link>{server2.url('/jump')}</link></item></channel></rss>"),
+        content_type="application/rss+xml")
+    server2.routes["/jump"] = lambda h: send(h, 302, b"", {"Location": server.url("/secret")})
+    server2.routes["/listed"] = lambda h: send(h, 200, page("<main><h1>Listed</h1><p>No links.</p></main>"))
+    config = write_config(tmp_path, [], articles={"feeds": [server2.url("/feed.xml"), server.url("/feed.xml")]},
+                          fetch={"allow_private": False, "allow_networks": ["127.0.0.2/32"]})
+    server2.routes["/feed.xml"] = server.routes["/feed.xml"]
+    with caplog.at_level("WARNING", logger="linkcheck.feeds"):
+        check_json(config, capsys)
+    assert server.requests == [] and sorted(server2.requests) == ["/feed.xml", "/jump", "/listed"]
+    refused = [r.getMessage() for r in caplog.records]
+    assert any(server.url("/feed.xml") in m and "not fetched" in m for m in refused), refused
+    assert any(server2.url("/jump") in m and "not fetched" in m for m in refused), refused
+
+
 def test_feeds_and_sitemaps_conditional_and_cached(server: Server, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     conditional: list[str] = []
