@@ -130,9 +130,10 @@ class CpuPool:
         return judge(*args)
 
     async def _call(self, args: tuple[Any, ...], size: int) -> Any:
-        data = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
         while True:
             async with self._slots:  # a slot per call in flight, one woken per answer
+                # Pickled once it has a slot: the pass's other sources wait with their page, not a copy too.
+                data = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
                 process = await self._least_loaded()
                 answer = asyncio.get_running_loop().create_future()
                 process.calls.append((answer, size))
