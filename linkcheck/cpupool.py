@@ -61,7 +61,7 @@ def _received(sock: socket.socket, size: int) -> bytearray | None:
     return buf
 
 
-def _answer(args: bytes) -> bytes:
+def _answer(args: bytearray) -> bytes:
     try:
         result: tuple[bool, Any] = (True, judge(*pickle.loads(args)))
     except Exception as exc:  # a bug while judging one page: that call's exception, in the loop
@@ -81,7 +81,7 @@ def _serve(sock: socket.socket) -> None:
             args = _received(sock, int.from_bytes(head, "little"))
             if args is None:
                 return
-            answer = _answer(bytes(args))
+            answer = _answer(args)
             sock.sendall(_frame(answer) + answer)
 
 
@@ -163,7 +163,7 @@ class CpuPool:
             end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
         with theirs:
             process = context.Process(target=_serve, args=(theirs,), daemon=True, name="linkcheck-parser")
-            process.start()
+            await asyncio.to_thread(process.start)  # the forkserver's first start imports the parsers: ~0.2 s
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         started = _Process(process, reader, writer)
         started.task = asyncio.create_task(self._answers(started))
