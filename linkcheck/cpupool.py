@@ -67,22 +67,34 @@ def _answer(args: bytearray) -> bytes:
     except Exception as exc:  # a bug while judging one page: that call's exception, in the loop
         result = (False, exc)
     try:
-        return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
-    except Exception:  # an exception that does not pickle: its name and message do
-        return pickle.dumps((False, RuntimeError(f"{type(result[1]).__name__}: {result[1]}")))
+        data = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+        if not result[0]:
+            pickle.loads(data)  # an exception must unpickle too (some lose the arguments they need)
+        return data
+    except Exception:  # what does not cross: its type and message do
+        return pickle.dumps((False, RuntimeError(f"{type(result[1]).__name__}: {result[1]}"[:500])))
 
 
 def _serve(sock: socket.socket) -> None:
     """A judging process: answers the calls on `sock` until the loop closes its end. Ctrl-C is the
     loop's to handle (it closes the sockets): a process that stopped on it would fail a page."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with sock:
+    with sock, contextlib.suppress(OSError):  # the loop's end closed mid-call: nobody to answer
         while (head := _received(sock, _HEADER)) is not None:
             args = _received(sock, int.from_bytes(head, "little"))
             if args is None:
                 return
             answer = _answer(args)
             sock.sendall(_frame(answer) + answer)
+
+
+def _ended(code: int | None) -> str:
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 @dataclass
@@ -140,12 +152,15 @@ class CpuPool:
                 process.load += size
                 process.writer.write(_frame(data))
                 process.writer.write(data)
-                with contextlib.suppress(ConnectionError):  # it died: its reader settles the call
-                    await process.writer.drain()
                 try:
+                    with contextlib.suppress(ConnectionError):  # it died: its reader settles the call
+                        await process.writer.drain()
                     return await answer
                 except _Requeue:
                     continue
+                except asyncio.CancelledError:
+                    answer.cancel()  # its answer, when it comes, is read and dropped
+                    raise
 
     async def _least_loaded(self) -> _Process:
         if len(self._processes) < self._size:
@@ -158,7 +173,7 @@ class CpuPool:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "pypdfium2"])  # parsers imported once, their pages shared
         ours, theirs = socket.socketpair()
-        for end in (ours, theirs):  # room for a whole page: the loop's one send() hands it over
+        for end in (ours, theirs):  # room for a page (as much as net.core.wmem_max grants): one send()
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
             end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
         with theirs:
@@ -170,43 +185,57 @@ class CpuPool:
         return started
 
     async def _answers(self, process: _Process) -> None:
+        """Settle the process's calls with its answers, in order. Anything that is not an answer
+        to a call (the stream's end, bytes that do not unpickle) is the process's end."""
         try:
             while True:
                 head = await process.reader.readexactly(_HEADER)
                 ok, value = pickle.loads(await process.reader.readexactly(int.from_bytes(head, "little")))
                 answer, size = process.calls.popleft()
                 process.load -= size
-                if not answer.done():  # its caller may have been cancelled
-                    (answer.set_result if ok else answer.set_exception)(value)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            await self._died(process)
+                if answer.done():  # its caller was cancelled
+                    continue
+                if ok:
+                    answer.set_result(value)
+                elif isinstance(value, Exception) and not isinstance(value, StopIteration):
+                    answer.set_exception(value)
+                else:
+                    answer.set_exception(RuntimeError(f"the judging process answered {value!r:.200}"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._died(process, "" if isinstance(exc, asyncio.IncompleteReadError | ConnectionError)
+                             else f"it answered with what is no answer: {type(exc).__name__}")
 
-    async def _died(self, process: _Process) -> None:
+    async def _died(self, process: _Process, why: str = "") -> None:
         """Fail the call the process was on, send the others elsewhere, and let a new one start."""
         self._processes.remove(process)
-        process.writer.close()
-        await asyncio.to_thread(process.process.join, 5)
-        code = process.process.exitcode
-        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        process.writer.transport.abort()
+        await _stopped(process.process, 1.0)
+        why = why or _ended(process.process.exitcode)
         for i, (answer, _) in enumerate(process.calls):
             if not answer.done():
-                answer.set_exception(ParserDied(f"the process reading this page stopped ({how})") if i == 0
+                answer.set_exception(ParserDied(f"the process reading this page stopped ({why})") if i == 0
                                      else _Requeue())
         process.calls.clear()
 
     async def aclose(self) -> None:
-        """Stop the processes: each finishes the page it is on, then sees its socket closed."""
+        """Stop the processes: their sockets are cut (a page still queued is not delivered) and each
+        stops once it has finished the page it is on, or is killed after 2 s (its answer
+        would be dropped)."""
         processes, self._processes = self._processes, []
         for p in processes:
             if p.task is not None:
                 p.task.cancel()
             for answer, _ in p.calls:  # a caller still waiting stops as if it had been cancelled
                 answer.cancel()
-            p.writer.close()
-        for p in processes:
-            with contextlib.suppress(ConnectionError):
-                await p.writer.wait_closed()
-            await asyncio.to_thread(p.process.join, 10)
-            if p.process.is_alive():
-                p.process.kill()
-                await asyncio.to_thread(p.process.join)
+            p.writer.transport.abort()
+        await asyncio.gather(*(_stopped(p.process, 2.0) for p in processes))
+
+
+async def _stopped(process: BaseProcess, grace: float) -> None:
+    """`process` ended: on its own within `grace` seconds, else killed."""
+    await asyncio.to_thread(process.join, grace)
+    if process.is_alive():
+        process.kill()
+        await asyncio.to_thread(process.join)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import replace
 
 import pytest
 from conftest import page
@@ -78,3 +79,61 @@ def test_a_process_that_dies_costs_the_page_it_was_on_only() -> None:
             assert len(cpu._processes) == 2 and victim.process.pid not in {p.process.pid for p in cpu._processes}
 
     asyncio.run(run())
+
+
+class _StopsWhenRead:
+    """Unpickled, it raises StopIteration: which a future refuses as its exception."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return next, (iter(()),)
+
+
+def test_an_exception_that_cannot_cross_comes_back_as_its_name_and_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    import httpx
+
+    from linkcheck import cpupool
+
+    def fails(*args: object) -> None:  # httpx's error needs keyword arguments that pickling loses
+        raise httpx.HTTPStatusError("teapot", request=httpx.Request("GET", "https://e.org"),
+                                    response=httpx.Response(418))
+
+    monkeypatch.setattr(cpupool, "judge", fails)
+    ok, value = pickle.loads(cpupool._answer(bytearray(pickle.dumps(()))))
+    assert not ok and isinstance(value, RuntimeError) and str(value) == "HTTPStatusError: teapot"
+
+    async def run() -> None:
+        async with CpuPool(2) as cpu:
+            with pytest.raises(RuntimeError, match="StopIteration"):
+                await cpu.judge(_fetch(0), None, (Quote(QUOTE),), _StopsWhenRead(), (), None)  # type: ignore[arg-type]
+            assert [(await _judge(cpu, i)).quotes[0].match for i in range(4)] == [MatchKind.EXACT] * 4
+
+    asyncio.run(run())
+
+
+def test_closing_stops_processes_stuck_on_a_page() -> None:
+    """Processes that never finish their page (stopped here), each sent a page larger than a
+    socket holds: closing cuts the sockets and kills them after their grace, instead of waiting
+    for ever for those pages to be delivered."""
+
+    async def run() -> list[int | None]:
+        cpu = CpuPool(2)
+        await asyncio.gather(_judge(cpu, 0), _judge(cpu, 1))
+        stuck = [p.process for p in cpu._processes]
+        for process in stuck:
+            os.kill(process.pid, signal.SIGSTOP)  # type: ignore[arg-type]
+        big = _fetch(2)
+        body = big.body + b"<!--" + b"x" * 20_000_000 + b"-->"
+        calls = [asyncio.ensure_future(cpu.judge(replace(big, body=body, raw=body), None, (), 0.9, (), None))
+                 for _ in range(2)]
+        for _ in range(10_000):
+            if [len(p.calls) for p in cpu._processes] == [1, 1]:
+                break
+            await asyncio.sleep(0)
+        assert [len(p.calls) for p in cpu._processes] == [1, 1]
+        await cpu.aclose()
+        assert all(c.cancelled() for c in calls)
+        return [p.exitcode for p in stuck]
+
+    assert asyncio.run(run()) == [-signal.SIGKILL] * 2

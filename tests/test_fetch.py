@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import Server, by_id, check_json, page, send, write_config
 
+import linkcheck.fetch as fetch_module
 from linkcheck.config import FetchSettings
 from linkcheck.fetch import Fetcher, open_client
 
@@ -175,12 +176,15 @@ def test_huge_and_compressed_bomb_bodies_are_refused_with_bounded_memory(
     assert peak_mb < 150, f"peak memory {peak_mb:.0f} MB while refusing 300 MB and 60 MB bomb bodies"
 
 
-def test_only_the_fetcher_reads_bodies_in_large_pieces(server: Server) -> None:
+def test_only_the_fetcher_reads_bodies_in_large_pieces(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Fetcher inflates what it reads in bounded parts, so it may read 256 KB at a time; the
     client's other requests (feeds, the archive) keep httpx-aiohttp's 16 KB reads, because httpx
-    inflates each read whole (16 KB of a gzip bomb is 16 MB)."""
+    inflates each read whole (16 KB of a gzip bomb is 16 MB). (Loopback delivers 64 KB segments.)"""
     body = os.urandom(600_000)
     server.routes["/big"] = lambda h: send(h, 200, body, content_type="application/octet-stream")
+    fed: list[int] = []
+    feed = fetch_module._Decoder.feed
+    monkeypatch.setattr(fetch_module._Decoder, "feed", lambda self, data: (fed.append(len(data)), feed(self, data))[1])
 
     async def run() -> tuple[list[int], bytes]:
         settings = FetchSettings(allow_private=True)
@@ -191,7 +195,7 @@ def test_only_the_fetcher_reads_bodies_in_large_pieces(server: Server) -> None:
 
     pieces, fetched = asyncio.run(run())
     assert sum(pieces) == len(body) and max(pieces) <= 16 * 1024
-    assert fetched == body
+    assert fetched == body and sum(fed) == len(body) and max(fed) > 16 * 1024
 
 
 def test_redirect_loop_and_hop_limit(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
