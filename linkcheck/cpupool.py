@@ -35,6 +35,10 @@ _IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
 _QUEUED = 2  # calls sent to one process before it answers: one read, one waiting behind it
 _BUFFER = 4 << 20  # asked of the kernel for each socket (it grants up to twice net.core.wmem_max)
 _HEADER = 8  # bytes of a frame's length, little-endian
+# A process still on one page after this long is stopped, and that page's source fails (judging a
+# real page takes milliseconds, a large PDF seconds): a page that made a parser loop must cost its
+# source only, not a slot of the pool for the rest of the pass.
+DEADLINE = 120.0
 
 
 class ParserDied(Exception):
@@ -105,6 +109,7 @@ class _Process:
     calls: deque[tuple[asyncio.Future[Any], int]] = field(default_factory=deque)  # sent, unanswered
     load: int = 0  # bytes of the pages sent and not answered yet
     task: asyncio.Task[None] | None = None
+    clock: asyncio.Timeout | None = None  # armed while it has calls: its next answer is due by then
 
 
 class CpuPool:
@@ -114,8 +119,9 @@ class CpuPool:
     pass whose every page is unchanged starts none) and are forked from a forkserver, never from
     this process while its other threads (a daemon's, a test server's) may hold a lock."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, deadline: float = DEADLINE) -> None:
         self._size = workers if workers > 1 else 0
+        self._deadline = deadline
         self._processes: list[_Process] = []
         self._slots = asyncio.Semaphore(self._size * _QUEUED)  # so at most _QUEUED calls wait on a process
         self._starting = asyncio.Lock()
@@ -148,6 +154,8 @@ class CpuPool:
                 data = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
                 process = await self._least_loaded()
                 answer = asyncio.get_running_loop().create_future()
+                if not process.calls:
+                    self._arm(process)
                 process.calls.append((answer, size))
                 process.load += size
                 process.writer.write(_frame(data))
@@ -184,13 +192,22 @@ class CpuPool:
         started.task = asyncio.create_task(self._answers(started))
         return started
 
+    def _arm(self, process: _Process) -> None:
+        if process.clock is not None:
+            process.clock.reschedule(asyncio.get_running_loop().time() + self._deadline)
+
     async def _answers(self, process: _Process) -> None:
         """Settle the process's calls with its answers, in order. Anything that is not an answer
-        to a call (the stream's end, bytes that do not unpickle) is the process's end."""
+        to a call (the stream's end, bytes that do not unpickle, none within the deadline) is the
+        process's end."""
         try:
             while True:
-                head = await process.reader.readexactly(_HEADER)
-                ok, value = pickle.loads(await process.reader.readexactly(int.from_bytes(head, "little")))
+                async with asyncio.timeout(None) as process.clock:
+                    if process.calls:
+                        self._arm(process)
+                    head = await process.reader.readexactly(_HEADER)
+                    data = await process.reader.readexactly(int.from_bytes(head, "little"))
+                ok, value = pickle.loads(data)
                 answer, size = process.calls.popleft()
                 process.load -= size
                 if answer.done():  # its caller was cancelled
@@ -203,6 +220,8 @@ class CpuPool:
                     answer.set_exception(RuntimeError(f"the judging process answered {value!r:.200}"))
         except asyncio.CancelledError:
             raise
+        except TimeoutError:
+            await self._died(process, f"still on it after {self._deadline:g} s")
         except Exception as exc:
             await self._died(process, "" if isinstance(exc, asyncio.IncompleteReadError | ConnectionError)
                              else f"it answered with what is no answer: {type(exc).__name__}")

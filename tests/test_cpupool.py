@@ -137,3 +137,20 @@ def test_closing_stops_processes_stuck_on_a_page() -> None:
         return [p.exitcode for p in stuck]
 
     assert asyncio.run(run()) == [-signal.SIGKILL] * 2
+
+
+def test_a_page_a_process_never_finishes_fails_at_the_deadline_alone() -> None:
+    """A process stuck on a page (stopped here, as a parser caught in a loop would be) is stopped
+    at the pool's deadline: that page fails, the others are judged, a new process takes its place."""
+
+    async def run() -> None:
+        async with CpuPool(2, deadline=1.0) as cpu:
+            await asyncio.gather(_judge(cpu, 0), _judge(cpu, 1))
+            stuck = cpu._processes[0].process
+            os.kill(stuck.pid, signal.SIGSTOP)  # type: ignore[arg-type]
+            with pytest.raises(ParserDied, match=r"still on it after 1 s"):
+                await _judge(cpu, 2)  # the first of two idle processes takes it
+            assert [(await _judge(cpu, i)).quotes[0].match for i in range(3, 7)] == [MatchKind.EXACT] * 4
+            assert stuck.exitcode == -signal.SIGKILL and stuck not in [p.process for p in cpu._processes]
+
+    asyncio.run(run())
