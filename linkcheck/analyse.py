@@ -3,9 +3,9 @@ page's WARC snapshot when one is to be written.
 
 `analyse` is a function of its arguments (bytes and a little prior state) and returns a small,
 picklable `Analysis`, so it can run in a worker process (`cpupool.CpuPool`) while the event loop
-only does I/O; `judge` adds the snapshot, so that a page goes to a worker process once. The page tree and
-its texts never leave the worker; the main text comes back (compressed, as history stores it)
-only when it is a new version.
+only does I/O; `judge` adds the snapshot, so that a page goes to a worker process once. The page
+tree and its texts never leave the worker; the main text comes back (compressed, as history
+stores it) only when it is a new version.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ thread, lock or queue in this process. With `concurrent.futures.ProcessPoolExecu
 a manager thread, a shared queue) the loop's process spent 5.4–6.4 s of user CPU on a first pass
 of 3,000 real pages, 4.9–5.0 s with this (three runs each, alternating).
 
-A process that dies (a parser crash, the kernel's OOM killer) costs the page it was reading
-only: that call raises `ParserDied`, the calls queued behind it go to another process, and a new
-process takes its place.
+A process that dies (a parser crash, the kernel's OOM killer), or is still on one page after
+`DEADLINE`, costs the page it was reading only: that call raises `ParserDied`, the calls queued
+behind it go to another process, and a new process takes its place.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class _Requeue(Exception):
     """A call queued behind one that killed its process: it was never started."""
 
 
-def _frame(data: bytes) -> bytes:
+def _prefix(data: bytes) -> bytes:
+    """The length prefix of a frame of `data`."""
     return len(data).to_bytes(_HEADER, "little")
 
 
@@ -89,7 +90,7 @@ def _serve(sock: socket.socket) -> None:
             if args is None:
                 return
             answer = _answer(args)
-            sock.sendall(_frame(answer) + answer)
+            sock.sendall(_prefix(answer) + answer)
 
 
 def _ended(code: int | None) -> str:
@@ -158,7 +159,7 @@ class CpuPool:
                     self._arm(process)
                 process.calls.append((answer, size))
                 process.load += size
-                process.writer.write(_frame(data))
+                process.writer.write(_prefix(data))
                 process.writer.write(data)
                 try:
                     with contextlib.suppress(ConnectionError):  # it died: its reader settles the call
