@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from .models import Outcomes, Source, SourceOutcome, Status
-from .reporters.jsonfmt import outcome_from_dict
+from .results import outcome_from_dict
 from .store import Store
 
 CHUNK = 500  # sources read back per query

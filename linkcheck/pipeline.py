@@ -51,7 +51,7 @@ from .outcomes import pass_outcomes, stored_outcomes
 from .passage import mark_changed
 from .policy import failing, message_for, quote_problems, status_of
 from .reporters.files import prune_reports, write_run_reports
-from .reporters.jsonfmt import outcome_dict, quote_from_dict
+from .results import outcome_dict, quote_from_dict
 from .store import Prior, Record, RunEnd, SnapshotRow, Store, Validator, Version, unpacked
 from .verdict import Verdict
 

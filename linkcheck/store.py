@@ -214,7 +214,7 @@ class SnapshotRow:
 class Record:
     """One judged source as history stores it."""
 
-    result: dict[str, Any]  # the report entry (`reporters.jsonfmt.outcome_dict`)
+    result: dict[str, Any]  # the report entry (`results.outcome_dict`)
     checked: str
     previous: tuple[int, str] | None  # `Prior.detail`: the detail is stored again only if it changed
     version: Version | None = None

@@ -160,3 +160,23 @@ def test_compose_cluster_example_runs_real_commands() -> None:
         assert args.command == name and str(args.config) == "/data/sources.toml"
     assert services["worker"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     assert "postgresql://linkcheck@postgres/citations" in text and "postgresql://linkcheck:" not in text
+
+
+def test_every_module_imports_on_its_own() -> None:
+    """A library user may import any module first (`from linkcheck.pipeline import run_pass`): no
+    import cycle may depend on which module the CLI happens to import first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    package = ROOT / "linkcheck"
+    modules = sorted(".".join(("linkcheck", *p.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")
+                     for p in package.rglob("*.py") if p.name != "__main__.py")
+    assert "linkcheck.pipeline" in modules and "linkcheck.reporters.markdown" in modules
+
+    def alone(module: str) -> tuple[str, str]:
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120,
+                              check=False)
+        return module, done.stderr.strip().splitlines()[-1] if done.returncode else ""
+
+    with ThreadPoolExecutor(4) as pool:
+        failed = [(m, err) for m, err in pool.map(alone, modules) if err]
+    assert failed == []

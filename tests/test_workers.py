@@ -391,7 +391,7 @@ def test_a_worker_cut_off_from_its_database_comes_back(server: Server, tmp_path:
 
 def test_a_result_read_back_from_history_is_the_report_entry() -> None:
     from linkcheck.models import Source
-    from linkcheck.reporters.jsonfmt import outcome_dict, outcome_from_dict
+    from linkcheck.results import outcome_dict, outcome_from_dict
 
     entry = {
         "id": "a", "url": "https://example.org/a", "final_url": "https://example.org/a", "http_status": 200,
