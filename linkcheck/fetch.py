@@ -100,8 +100,8 @@ class _Transport(AiohttpTransport):
     generators (httpx-aiohttp's stream, httpx's bound stream, `aiter_raw`). aiohttp may then
     buffer twice the read size, 512 KB of such a body (128 KB otherwise), before it stops reading
     the socket. Only the Fetcher asks, because it inflates a piece in bounded parts (`_Decoder`);
-    httpx's own decoding (`aiter_bytes`, used by the feeds and the archive) inflates a whole piece
-    at once, and 16 KB of a gzip bomb is 16 MB.
+    httpx's own decoding (`aiter_bytes`, used by the archive) inflates a whole piece at once, and
+    16 KB of a gzip bomb is 16 MB.
     """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -178,7 +178,7 @@ def test_huge_and_compressed_bomb_bodies_are_refused_with_bounded_memory(
 
 def test_only_the_fetcher_reads_bodies_in_large_pieces(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Fetcher inflates what it reads in bounded parts, so it may read 256 KB at a time; the
-    client's other requests (feeds, the archive) keep httpx-aiohttp's 16 KB reads, because httpx
+    client's other requests (the archive's) keep httpx-aiohttp's 16 KB reads, because httpx
     inflates each read whole (16 KB of a gzip bomb is 16 MB). (Loopback delivers 64 KB segments.)"""
     body = os.urandom(600_000)
     server.routes["/big"] = lambda h: send(h, 200, body, content_type="application/octet-stream")
