@@ -43,4 +43,4 @@ def apply_baseline(run: CheckRun, baseline: dict[str, frozenset[str]]) -> CheckR
 
     # A view, not a copy: the pass's outcomes stay in history, read back (and counted once) here.
     outcomes = Mapped(run.outcomes, known)
-    return replace(run, outcomes=outcomes, tally=Tally.of(outcomes))
+    return replace(run, outcomes=outcomes, tally=Tally.of(outcomes), report=None)

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -181,7 +182,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .baseline import apply_baseline, read_baseline, write_baseline
     from .gitdiff import changed_source_ids
     from .pipeline import run_pass
-    from .reporters import render_check
 
     config = load_config(args.config)
     only = list(args.only)
@@ -225,10 +225,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
         run = apply_baseline(run, baseline)
     broken = run.count(Status.BROKEN)
     if not (args.quiet and not broken):
-        sys.stdout.writelines(render_check(args.format, run, config, colour=sys.stdout.isatty()))
+        _print_check(args.format, run, config)
     _github_summary(args.format, run)
     # Writing a baseline records today's problems as known: that run succeeded at what it was asked.
     return EXIT_BROKEN if broken and not args.write_baseline else EXIT_OK
+
+
+def _print_check(fmt: str, run: CheckRun, config: Config) -> None:
+    """The pass in `fmt` on stdout; as JSON, the report file the pass wrote of the same outcomes
+    (rendering it again cost as much as writing it: ~0.5 s at 10,000 sources)."""
+    from .reporters import render_check
+
+    if fmt == "json" and run.report is not None:
+        try:
+            with run.report.open("rb") as report:
+                sys.stdout.flush()
+                shutil.copyfileobj(report, sys.stdout.buffer)
+            return
+        except FileNotFoundError:  # pruned already by a pass that ended since (a small reports_keep)
+            pass
+    sys.stdout.writelines(render_check(fmt, run, config, colour=sys.stdout.isatty()))
 
 
 def _github_summary(fmt: str, run: CheckRun) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 
@@ -267,6 +268,7 @@ class CheckRun:
     finished: str
     outcomes: Outcomes
     tally: Tally | None = None  # the outcomes' counters; None: counted from `outcomes` when asked
+    report: Path | None = None  # the JSON report written of exactly these outcomes (reports/<time>.json)
 
     @property
     def counts(self) -> Tally:

@@ -416,6 +416,6 @@ async def run_pass(config: Config, *, archive: bool = True, only: Sequence[str] 
                     run = await check_pass(config, sources, client, store, archive=archive, progress=progress,
                                            partial=partial)
             store.prune_history(stamp(now_utc() - timedelta(seconds=config.history.keep)))
-        write_run_reports(config.root / "reports", run)
+        report = write_run_reports(config.root / "reports", run)
         prune_reports(config.root / "reports", config.history.reports_keep)
-    return run
+    return replace(run, report=report)

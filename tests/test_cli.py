@@ -55,6 +55,33 @@ def test_json_report_matches_schema_and_reports_are_written(server: Server, tmp_
     assert not list(reports.glob(".*tmp"))
 
 
+def test_json_on_stdout_is_the_report_written_unless_a_baseline_changes_it(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/gone"] = lambda h: send(h, 404, "x")
+    config = write_config(tmp_path, [{"id": "gone", "url": server.url("/gone")}])
+    code, out, _ = run_cli(["check", "--config", str(config), "--format", "json"], capsys)
+    [written] = (tmp_path / "reports").glob("2*.json")
+    assert code == 1 and out == written.read_text(encoding="utf-8")
+    baseline = tmp_path / "baseline.json"
+    assert run_cli(["check", "--config", str(config), "--write-baseline", str(baseline)], capsys)[0] == 0
+    code, out, _ = run_cli(["check", "--config", str(config), "--format", "json", "--baseline", str(baseline)],
+                           capsys)
+    newest = max((tmp_path / "reports").glob("2*.json"), key=lambda p: p.stat().st_mtime_ns)
+    assert code == 0 and json.loads(out)["summary"]["broken"] == 0  # the baseline's view of the pass
+    assert json.loads(newest.read_text())["summary"]["broken"] == 1  # the pass's own report
+    checked = linkcheck.pipeline.run_pass
+
+    async def pruned_since(*args: object, **kw: object) -> object:  # as by a pass ending meanwhile
+        run = await checked(*args, **kw)  # type: ignore[arg-type]
+        assert run.report is not None
+        run.report.unlink()
+        return run
+
+    monkeypatch.setattr(linkcheck.pipeline, "run_pass", pruned_since)
+    code, out, _ = run_cli(["check", "--config", str(config), "--format", "json"], capsys)
+    assert code == 1 and [s["id"] for s in json.loads(out)["sources"]] == ["gone"]
+
+
 def test_text_output_is_readable(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server.routes["/a"] = lambda h: send(h, 200, page("<p>Allies agree and conditions are met.</p>"))
     config = write_config(tmp_path, [{"id": "a", "url": server.url("/a"), "quotes": ["when allies agree"]}])

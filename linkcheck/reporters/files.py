@@ -17,18 +17,29 @@ from . import jsonfmt, markdown
 
 
 def write_run_reports(folder: Path, run: CheckRun) -> Path:
-    stamp = run.finished.replace(":", "")  # 2026-11-27T080009Z
+    """The pass's reports; returns the JSON one's path. Called under the pass lock."""
+    stamp = _unused(folder, run.finished.replace(":", ""))  # 2026-11-27T080009Z
     # Rendered source by source into the files (a report is never one string in memory), from
     # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
     # report's cost is reading the pass back); copied to latest.* rather than rendered again.
-    path = folder / f"{stamp}.md"
+    path, json_path = folder / f"{stamp}.md", folder / f"{stamp}.json"
     with markdown.Spool(folder) as spool:
         read_once = replace(run, outcomes=Mapped(run.outcomes, spool.add), tally=run.counts)
-        atomic_write(folder / f"{stamp}.json", jsonfmt.render(read_once))
+        atomic_write(json_path, jsonfmt.render(read_once))
         atomic_write(path, spool.render(run))
     atomic_write(folder / "latest.md", _pieces(path))
-    atomic_write(folder / "latest.json", _pieces(folder / f"{stamp}.json"))
-    return path
+    atomic_write(folder / "latest.json", _pieces(json_path))
+    return json_path
+
+
+def _unused(folder: Path, stamp: str) -> str:
+    """`stamp`, else `stamp-2`, `stamp-3`...: a pass that ends in the same second as the one before
+    (two `--only` checks in a row) gets reports of its own rather than overwriting that one's."""
+    name, n = stamp, 1
+    while (folder / f"{name}.json").exists():
+        n += 1
+        name = f"{stamp}-{n}"
+    return name
 
 
 def _pieces(path: Path) -> Iterator[str]:
@@ -36,17 +47,17 @@ def _pieces(path: Path) -> Iterator[str]:
         yield from pieces(f)
 
 
-_STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)\.(md|json|html)$")
+_STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)(?:-(\d+))?\.(md|json|html)$")
 
 
 def prune_reports(folder: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` timestamped reports and digests (`latest.*` are never
     touched); returns what was deleted."""
-    by_kind: dict[str, dict[str, list[Path]]] = {}
+    by_kind: dict[str, dict[tuple[str, int], list[Path]]] = {}
     for path in folder.glob("*") if folder.is_dir() else []:
         m = _STAMPED_RE.match(path.name)
-        if m:
-            by_kind.setdefault(m.group(1) or "", {}).setdefault(m.group(2), []).append(path)
+        if m:  # newest last by time, then by the same second's count
+            by_kind.setdefault(m.group(1) or "", {}).setdefault((m.group(2), int(m.group(3) or 1)), []).append(path)
     removed = []
     for stamps in by_kind.values():
         for old in sorted(stamps, reverse=True)[keep:]:
