@@ -6,12 +6,13 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-import tomllib
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import tomli
 
 from .db import is_postgres
 from .db import url_problem as postgres_url_problem
@@ -340,8 +341,8 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}).") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(toml_error(path, text, exc)) from None
     config = parse_config(data, path, text)
     from .publication import with_articles, with_hashes  # they need this module's types

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import tomllib
 from pathlib import Path
+
+import tomli
 
 from .config import Config
 from .errors import UsageError
@@ -30,12 +31,12 @@ def changed_source_ids(config: Config, ref: str) -> list[str]:
     old_entries: dict[str, object] = {}
     if listing.strip():
         try:
-            old = tomllib.loads(_git(["show", f"{ref}:{rel}"], top))
-        except tomllib.TOMLDecodeError:
+            old = tomli.loads(_git(["show", f"{ref}:{rel}"], top))
+        except tomli.TOMLDecodeError:
             old = {}
         for entry in old.get("source", []):
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 old_entries[entry["id"]] = entry
-    current = tomllib.loads(config.path.read_text(encoding="utf-8"))
+    current = tomli.loads(config.path.read_text(encoding="utf-8"))
     return [e["id"] for e in current.get("source", [])
             if isinstance(e, dict) and isinstance(e.get("id"), str) and old_entries.get(e["id"]) != e]

@@ -10,9 +10,10 @@ import os
 import re
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import tomli
 
 from .article import Cited, Parsed, parse_article
 from .config import ArticleSettings, FetchSettings, load_config
@@ -106,7 +107,7 @@ def render_config(articles: list[str], entries: list[_Entry]) -> str:
 def merge_config(existing: str, articles: list[tuple[str, Parsed]]) -> tuple[str, int, int, int]:
     """Add new sources, quotes and citations to an existing config's text, keeping everything else
     as written (comments, manual edits). Returns (text, sources, quotes, citations added)."""
-    data = tomllib.loads(existing)
+    data = tomli.loads(existing)
     entries = [e for e in data.get("source", []) if isinstance(e, dict)]
     index_of = {e.get("url"): i for i, e in enumerate(entries)}
     taken = {str(e.get("id")) for e in entries}
@@ -227,8 +228,8 @@ def run_init(sources: list[str], output: Path, force: bool, merge: bool, check: 
         summary = f"wrote {output}: {plural(len(entries), 'source')}, " \
                   f"{plural(sum(len(e.cited.quotes) for e in entries), 'quote')}"
     try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # merging into hand-made TOML we could not follow
+        tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:  # merging into hand-made TOML we could not follow
         raise UsageError(f"--merge: could not merge into {output} safely ({exc}); nothing was written") from None
     atomic_write(output, text)
     print(summary)

@@ -1,11 +1,12 @@
-"""Where each key of a TOML file is, and config errors as `file:line: message`: tomllib gives values
+"""Where each key of a TOML file is, and config errors as `file:line: message`: TOML parsers give values
 without positions, so the lines are found by a light scan of the text."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomli
 
 _HEAD_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
 _KEY_RE = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
@@ -49,8 +50,8 @@ class Errors:
         return "\n".join(message for _, message in sorted(self.messages, key=lambda m: m[0]))
 
 
-def toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> str:
-    """`FILE:LINE: invalid TOML: ...` like every other config error: tomllib (before 3.14) names the
+def toml_error(path: Path, text: str, exc: tomli.TOMLDecodeError) -> str:
+    """`FILE:LINE: invalid TOML: ...` like every other config error: the parser names the
     line only inside its message, and not at all for an error at the end of the document."""
     found = re.search(r"at line (\d+)", str(exc))
     line = int(found.group(1)) if found else text.count("\n") + (not text.endswith("\n"))
