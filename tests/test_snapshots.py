@@ -1,5 +1,5 @@
-"""A page's WARC snapshot, record by record: the file warcio's own writer would make (its digests
-computed by warcio, its zlib gzip), one gzip member per record, digests that check out when
+"""A page's WARC snapshot, record by record: the file warcio's own writer would make of the same
+records (its digests computed by warcio, its zlib gzip), one gzip member per record, digests that check out when
 recomputed from the bytes, and the page exactly as received. And the file it goes to in a folder:
 written whole even when the system writes it in parts, never left half-written, named for history
 relative to the config's folder."""
@@ -16,16 +16,20 @@ import re
 import stat
 import tempfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import Server, by_id, check_json, page, send, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from linkcheck.archive.snapshots import _write_records, payload_digest, write_snapshot
+from linkcheck import __version__
+from linkcheck.archive.snapshots import _HOP_BY_HOP, _ascii, _reason, _wire, payload_digest, write_snapshot
 from linkcheck.models import FetchResult, Hop
 from linkcheck.storage import Storage
 
@@ -45,10 +49,11 @@ def _members(data: bytes) -> list[bytes]:
 
 
 def _normal(member: bytes, ids: dict[bytes, bytes], fetched_at: str) -> bytes:
-    """`member` with its record IDs numbered in order of appearance and the dates warcio makes up
-    (the warcinfo record's, and any when the fetch has none) as `<now>`: what differs run to run."""
+    """`member` with its record IDs numbered in order of appearance and the dates made up (the
+    warcinfo record's, and any when the fetch has none) as `<now>`: what differs run to run."""
     member = re.sub(rb"<urn:uuid:[0-9a-f-]+>", lambda m: ids.setdefault(m.group(0), b"<id%d>" % len(ids)), member)
-    return re.sub(rb"WARC-Date: ([^\r]*)\r\n", lambda m: m.group(0) if fetched_at and m.group(1) == fetched_at.encode()
+    capture = fetched_at.encode() if fetched_at and b"WARC-Type: warcinfo\r\n" not in member else None
+    return re.sub(rb"WARC-Date: ([^\r]*)\r\n", lambda m: m.group(0) if m.group(1) == capture
                   else b"WARC-Date: <now>\r\n", member)
 
 
@@ -60,7 +65,7 @@ def _record(member: bytes) -> tuple[list[tuple[str, str]], bytes]:
     """A member's WARC headers and block, checking that the member is that one record, whole."""
     head, _, rest = member.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
-    assert lines[0] == "WARC/1.0"
+    assert lines[0] == "WARC/1.1"
     headers = [(k, v) for k, _, v in (line.partition(": ") for line in lines[1:])]
     length = int(dict(headers)["Content-Length"])
     assert len(rest) == length + 4 and rest[length:] == b"\r\n\r\n"
@@ -74,16 +79,61 @@ def _fetch(raw: bytes, headers: tuple[tuple[str, str], ...], hops: int, status: 
                        status_code=status, headers=headers, body=HTML, raw=raw, hops=chain, fetched_at=fetched_at)
 
 
+def _warcio_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata: dict[str, object],
+                    user_agent: str) -> None:
+    """The records of a snapshot, made by warcio's record builder (as linkcheck wrote them until it
+    built them itself): the oracle."""
+    date = fetch.fetched_at
+    writer.write_record(writer.create_warcinfo_record(name, {
+        "software": f"linkcheck/{__version__}", "format": "WARC File Format 1.1",
+        "conformsTo": "https://iso.org/standard/68004.html"}))
+    final = _wire(fetch.final_url)
+    parts = urlsplit(final)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = writer.create_warc_record(
+        final, "request", payload=io.BytesIO(b""), length=0, warc_headers_dict={"WARC-Date": date},
+        http_headers=StatusAndHeaders(f"GET {target} HTTP/1.1", [
+            ("Host", parts.netloc), ("User-Agent", user_agent), ("Accept-Encoding", "gzip, deflate")],
+            is_http_request=True))
+    headers = [(k, _ascii(v)) for k, v in fetch.headers if k.lower() not in _HOP_BY_HOP]
+    headers = [(k, str(len(fetch.raw)) if k.lower() == "content-length" else v) for k, v in headers]
+    response = writer.create_warc_record(
+        final, "response", payload=io.BytesIO(fetch.raw), length=len(fetch.raw),
+        warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": payload_digest(fetch.raw)},
+        http_headers=StatusAndHeaders(f"{fetch.status_code} {_reason(fetch.status_code)}", headers,
+                                      protocol="HTTP/1.1"))
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+    locations = [_wire(h.url) for h in fetch.hops[1:]] + [final] if fetch.hops else []
+    for hop, location in zip(fetch.hops, locations, strict=True):
+        writer.write_record(writer.create_warc_record(
+            _wire(hop.url), "response", payload=io.BytesIO(b""), length=0, warc_headers_dict={"WARC-Date": date},
+            http_headers=StatusAndHeaders(f"{hop.status} {_reason(hop.status)}",
+                                          [("Location", location), ("Content-Length", "0")], protocol="HTTP/1.1")))
+    writer.write_record(request)
+    writer.write_record(response)
+    body = json.dumps(metadata, ensure_ascii=False, indent=1).encode("utf-8")
+    uri = f"urn:linkcheck:metadata:{_wire(fetch.url)}"
+    writer.write_record(writer.create_warc_record(
+        uri, "metadata", payload=io.BytesIO(body), length=len(body), warc_content_type="application/json",
+        warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id, "WARC-Target-URI": uri}))
+
+
 def _same_as_warcio(fetch: FetchResult, path: Path) -> None:
-    """The file at `path` holds the records warcio's stock writer makes of `fetch`, member by member."""
+    """The file at `path` holds the records warcio's stock writer makes of `fetch`, member by member
+    (of the capture date written, when the fetch has none: warcio would write an empty one too)."""
+    ours = _members(path.read_bytes())
+    date = fetch.fetched_at or _record(ours[-1])[0][0][1]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", date)
     stock = io.BytesIO()
-    _write_records(WARCWriter(stock, gzip=True), path.name, fetch, payload_digest(fetch.raw), META, "linkcheck/1")
-    ours, theirs = _members(path.read_bytes()), _members(stock.getvalue())
+    _warcio_records(WARCWriter(stock, gzip=True, warc_version="1.1"), path.name, replace(fetch, fetched_at=date),
+                    META, "linkcheck/1")
+    theirs = _members(stock.getvalue())
     assert len(ours) == len(theirs) == 4 + len(fetch.hops)
     ids_ours: dict[bytes, bytes] = {}
     ids_theirs: dict[bytes, bytes] = {}
     for a, b in zip(ours, theirs, strict=True):
-        assert _normal(a, ids_ours, fetch.fetched_at) == _normal(b, ids_theirs, fetch.fetched_at)
+        assert _normal(a, ids_ours, date) == _normal(b, ids_theirs, date)
 
 
 def test_snapshot_is_warcios_records_one_member_each_with_digests_that_check_out(tmp_path: Path) -> None:
