@@ -30,11 +30,13 @@ _NOT_FOUND_RE = re.compile(
 _TITLE_PARTS_RE = re.compile(r"\s+[|–—·-]\s+|\s*[|｜]\s*")  # a site's name is set off so; a colon is headline
 _NOT_FOUND_PATH_RE = re.compile(r"(^|/)(404|not[-_]?found|page[-_]?not[-_]?found|error[-_]?404|"
                                 r"errors?/404)(\.\w+)?(/|$)|notfound", re.I)
+# Searched in the case-folded text: with re.I the search tried every phrase at every position
+# (1.3 ms for the 16 KB head of a small page; 0.2 ms folded).
 _BOT_WALL_RE = re.compile(
     r"just a moment\.\.\.|attention required!? \| cloudflare|checking your browser|"
     r"cf-browser-verification|challenges\.cloudflare\.com|enable javascript and cookies to continue|"
     r"are you a robot|verify you are (a )?human|captcha-delivery\.com|px-captcha|"
-    r"access denied[^<]{0,40}(akamai|edgesuite)|request unsuccessful\. incapsula", re.I)
+    r"access denied[^<]{0,40}(akamai|edgesuite)|request unsuccessful\. incapsula")
 _BOT_WALL_HEAD = 16384  # challenge pages are small; their tell-tale text comes early
 _CHALLENGE_STATUSES = frozenset({403, 429, 503})  # what CDNs answer a challenge with
 _TINY_BODY = 65536  # a 2xx challenge page is small ...
@@ -68,7 +70,7 @@ def _challenge(fetch: FetchResult, page: PageText | None) -> bool:
             fetch.status_code is None or len(fetch.body) > _TINY_BODY or page is None
             or len(page.main) > _NO_ARTICLE):
         return False
-    return bool(_BOT_WALL_RE.search(fetch.body[:_BOT_WALL_HEAD].decode("utf-8", "replace")))
+    return bool(_BOT_WALL_RE.search(fetch.body[:_BOT_WALL_HEAD].decode("utf-8", "replace").casefold()))
 
 
 def _says_not_found(label: str) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from conftest import Server, check_json, page, send, write_config
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linkcheck.extract import extract
 from linkcheck.models import FetchResult, LinkState
-from linkcheck.verdict import Verdict, classify
+from linkcheck.verdict import _BOT_WALL_RE, Verdict, classify
 
 ARTICLE = "<p>" + "The ministers met in Vilnius and agreed on the text of the communiqué. " * 20 + "</p>"
 TURNSTILE = "<script src='https://challenges.cloudflare.com/turnstile/v0/api.js' async defer></script>"
@@ -49,6 +52,19 @@ def test_bot_wall_only_on_challenge_answers(status: int, html: str, expected: Li
     verdict = _verdict(status, html)
     assert verdict.link is expected
     assert (problem in verdict.problems) if problem else "bot-wall" not in verdict.problems
+
+
+_PHRASES = ["Just a moment...", "Attention Required! | Cloudflare", "checking your browser", "CAPTCHA-delivery.com",
+            "verify you are human", "Access Denied (edgesuite)", "Request unsuccessful. Incapsula", "px-captcha"]
+
+
+@given(st.lists(st.one_of(st.sampled_from(_PHRASES), st.text(max_size=12)), max_size=8), st.randoms())
+def test_the_folded_bot_wall_search_finds_what_a_case_blind_one_does(parts: list[str], rnd: object) -> None:
+    """The phrases are searched in the case-folded text (much faster than `re.I`): the same answer
+    for any text, in any mix of cases."""
+    text = "".join(p.upper() if rnd.random() < 0.3 else p for p in parts)  # type: ignore[attr-defined]
+    case_blind = re.compile(_BOT_WALL_RE.pattern, re.I)
+    assert bool(_BOT_WALL_RE.search(text.casefold())) == bool(case_blind.search(text))
 
 
 @pytest.mark.parametrize(("title", "h1", "expected"), [
