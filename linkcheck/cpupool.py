@@ -159,8 +159,7 @@ class CpuPool:
                     self._arm(process)
                 process.calls.append((answer, size))
                 process.load += size
-                process.writer.write(_prefix(data))
-                process.writer.write(data)
+                process.writer.writelines([_prefix(data), data])  # one send: the process wakes once
                 try:
                     with contextlib.suppress(ConnectionError):  # it died: its reader settles the call
                         await process.writer.drain()
