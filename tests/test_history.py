@@ -108,13 +108,14 @@ def test_prune_reports_keeps_the_newest_and_latest(tmp_path: Path) -> None:
 def test_passes_ending_in_the_same_second_keep_reports_of_their_own(tmp_path: Path) -> None:
     run = CheckRun("2026-11-01T08:00:00Z", "2026-11-01T08:00:09Z", [])
     first, second = write_run_reports(tmp_path, run), write_run_reports(tmp_path, run)
-    assert (first.name, second.name) == ("2026-11-01T080009Z.json", "2026-11-01T080009Z-2.json")
+    assert (first.name, second.name) == ("2026-11-01T080009Z.json", "2026-11-01T080009Z_2.json")
+    assert sorted([second.name, first.name]) == [first.name, second.name]  # listed by name, in order
     assert json.loads(first.read_text())["finished"] == json.loads(second.read_text())["finished"]
     for _ in range(3, 12):
         write_run_reports(tmp_path, run)
-    prune_reports(tmp_path, 2)  # the newest are the last written: -11 and -10 (not -9, as text sorts them)
+    prune_reports(tmp_path, 2)  # the newest are the last written: _11 and _10 (not _9, as text sorts them)
     assert sorted(p.name for p in tmp_path.glob("2026*")) == [
-        f"2026-11-01T080009Z-{n}.{e}" for n in (10, 11) for e in ("json", "md")]
+        f"2026-11-01T080009Z_{n}.{e}" for n in (10, 11) for e in ("json", "md")]
 
 
 def test_snapshot_pages_go_with_the_digests_that_link_them(tmp_path: Path) -> None:

@@ -33,12 +33,13 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
 
 
 def _unused(folder: Path, stamp: str) -> str:
-    """`stamp`, else `stamp-2`, `stamp-3`...: a pass that ends in the same second as the one before
-    (two `--only` checks in a row) gets reports of its own rather than overwriting that one's."""
+    """`stamp`, else `stamp_2`, `stamp_3`...: a pass that ends in the same second as the one before
+    (two `--only` checks in a row) gets reports of its own rather than overwriting that one's
+    (`_` sorts after `.`: listed by name, the later report comes after)."""
     name, n = stamp, 1
     while (folder / f"{name}.json").exists():
         n += 1
-        name = f"{stamp}-{n}"
+        name = f"{stamp}_{n}"
     return name
 
 
@@ -47,7 +48,7 @@ def _pieces(path: Path) -> Iterator[str]:
         yield from pieces(f)
 
 
-_STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)(?:-(\d+))?\.(md|json|html)$")
+_STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)(?:_(\d+))?\.(md|json|html)$")
 
 
 def prune_reports(folder: Path, keep: int) -> list[Path]:
