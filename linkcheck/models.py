@@ -268,7 +268,7 @@ class CheckRun:
     finished: str
     outcomes: Outcomes
     tally: Tally | None = None  # the outcomes' counters; None: counted from `outcomes` when asked
-    report: Path | None = None  # the JSON report written of exactly these outcomes (reports/<time>.json)
+    report: Path | None = None  # the JSON report written of exactly these outcomes (reports/<time>[_N].json)
 
     @property
     def counts(self) -> Tally:

@@ -51,8 +51,8 @@ class Errors:
 
 
 def toml_error(path: Path, text: str, exc: tomli.TOMLDecodeError) -> str:
-    """`FILE:LINE: invalid TOML: ...` like every other config error: the parser names the
-    line only inside its message, and not at all for an error at the end of the document."""
+    """`FILE:LINE: invalid TOML: ...` like every other config error: the parser's message names
+    the line, except for an error at the end of the document (its last line, then)."""
     found = re.search(r"at line (\d+)", str(exc))
     line = int(found.group(1)) if found else text.count("\n") + (not text.endswith("\n"))
     return f"{path}:{line}: invalid TOML: {exc}. Fix the syntax at that line."

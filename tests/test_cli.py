@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import io
 import json
 import os
 import signal
@@ -10,12 +12,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
 import pytest
 from conftest import Server, by_id, check_json, page, run_cli, send, write_config
 
+import linkcheck.cli
 import linkcheck.pipeline
 
 SCHEMA = json.loads((Path(linkcheck.pipeline.__file__).parent / "schema" / "report.schema.json").read_text())
@@ -59,27 +63,39 @@ def test_json_on_stdout_is_the_report_written_unless_a_baseline_changes_it(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     server.routes["/gone"] = lambda h: send(h, 404, "x")
     config = write_config(tmp_path, [{"id": "gone", "url": server.url("/gone")}])
+    checked = linkcheck.pipeline.run_pass
+    after: list[Callable[[Path], None]] = []
+
+    async def then(*args: object, **kw: object) -> object:  # the pass, then something done to its report file
+        run = await checked(*args, **kw)  # type: ignore[arg-type]
+        assert run.report is not None
+        after.pop()(run.report)
+        return run
+
+    monkeypatch.setattr(linkcheck.pipeline, "run_pass", then)
+    after.append(lambda report: report.write_text(report.read_text() + "printed from the file"))
     code, out, _ = run_cli(["check", "--config", str(config), "--format", "json"], capsys)
-    [written] = (tmp_path / "reports").glob("2*.json")
-    assert code == 1 and out == written.read_text(encoding="utf-8")
+    assert code == 1 and out.endswith("printed from the file")  # the file is what is printed
+    assert json.loads(out.removesuffix("printed from the file"))["summary"]["broken"] == 1
+
     baseline = tmp_path / "baseline.json"
+    after.append(lambda report: None)
     assert run_cli(["check", "--config", str(config), "--write-baseline", str(baseline)], capsys)[0] == 0
+    after.append(lambda report: None)
     code, out, _ = run_cli(["check", "--config", str(config), "--format", "json", "--baseline", str(baseline)],
                            capsys)
     newest = max((tmp_path / "reports").glob("2*.json"), key=lambda p: p.stat().st_mtime_ns)
     assert code == 0 and json.loads(out)["summary"]["broken"] == 0  # the baseline's view of the pass
     assert json.loads(newest.read_text())["summary"]["broken"] == 1  # the pass's own report
-    checked = linkcheck.pipeline.run_pass
 
-    async def pruned_since(*args: object, **kw: object) -> object:  # as by a pass ending meanwhile
-        run = await checked(*args, **kw)  # type: ignore[arg-type]
-        assert run.report is not None
-        run.report.unlink()
-        return run
-
-    monkeypatch.setattr(linkcheck.pipeline, "run_pass", pruned_since)
+    after.append(Path.unlink)  # pruned before it is printed (by a pass ending meanwhile): rendered
     code, out, _ = run_cli(["check", "--config", str(config), "--format", "json"], capsys)
     assert code == 1 and [s["id"] for s in json.loads(out)["sources"]] == ["gone"]
+
+    after.append(lambda report: None)  # a stream without bytes underneath (a caller's StringIO)
+    with contextlib.redirect_stdout(io.StringIO()) as text:
+        assert linkcheck.cli.main(["check", "--config", str(config), "--format", "json"]) == 1
+    assert json.loads(text.getvalue())["summary"]["broken"] == 1
 
 
 def test_text_output_is_readable(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,6 +84,15 @@ def test_valid_config_and_quote_tables(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0 and "1 source, 3 quotes" in out
 
 
+def test_a_config_may_use_toml_1_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A quote's table over several lines, with a trailing comma (TOML 1.1, read by tomli 2.4 on)."""
+    path = tmp_path / "sources.toml"
+    path.write_text('[[source]]\nid = "a"\nurl = "https://example.org/"\nquotes = [{\n  text = "long quote",\n'
+                    '  prefix = "before",\n}]\n', encoding="utf-8")
+    code, out, err = run_cli(["validate", "--config", str(path)], capsys)
+    assert code == 0 and "1 source, 1 quote" in out, err
+
+
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     from linkcheck.cli import COMMANDS, build_parser
 

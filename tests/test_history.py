@@ -116,6 +116,8 @@ def test_passes_ending_in_the_same_second_keep_reports_of_their_own(tmp_path: Pa
     prune_reports(tmp_path, 2)  # the newest are the last written: _11 and _10 (not _9, as text sorts them)
     assert sorted(p.name for p in tmp_path.glob("2026*")) == [
         f"2026-11-01T080009Z_{n}.{e}" for n in (10, 11) for e in ("json", "md")]
+    # The names pruning freed are not taken again: such a report would be the oldest, pruned by its own pass.
+    assert write_run_reports(tmp_path, run).name == "2026-11-01T080009Z_12.json"
 
 
 def test_snapshot_pages_go_with_the_digests_that_link_them(tmp_path: Path) -> None:

@@ -119,15 +119,16 @@ def _warcio_records(writer: WARCWriter, name: str, fetch: FetchResult, metadata:
         warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id, "WARC-Target-URI": uri}))
 
 
-def _same_as_warcio(fetch: FetchResult, path: Path) -> None:
-    """The file at `path` holds the records warcio's stock writer makes of `fetch`, member by member
-    (of the capture date written, when the fetch has none: warcio would write an empty one too)."""
+def _same_as_warcio(fetch: FetchResult, path: Path, agent: str = "linkcheck/1") -> None:
+    """The file at `path` holds the records warcio's stock writer makes of `fetch`, member by member.
+    A fetch without a date is given the one written (the time of writing: warcio, given an empty
+    date, wrote that empty header and one of its own after it)."""
     ours = _members(path.read_bytes())
     date = fetch.fetched_at or _record(ours[-1])[0][0][1]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", date)
     stock = io.BytesIO()
     _warcio_records(WARCWriter(stock, gzip=True, warc_version="1.1"), path.name, replace(fetch, fetched_at=date),
-                    META, "linkcheck/1")
+                    META, agent)
     theirs = _members(stock.getvalue())
     assert len(ours) == len(theirs) == 4 + len(fetch.hops)
     ids_ours: dict[bytes, bytes] = {}
@@ -181,16 +182,22 @@ _HEADERS = st.lists(st.tuples(
     max_size=8).map(tuple)
 
 
-@settings(max_examples=60, deadline=None)
+_FINAL = ["https://example.org/p?q=1", "https://example.org", "http://example.org:8080/", "http://[::1]:8000/a?",
+          "https://user@example.org:8443/a/b;c?x=1&y=%20#frag", "https://bücher.example/Ö?q=ä"]
+
+
+@settings(max_examples=80, deadline=None)
 @given(raw=st.binary(max_size=3000), encoded=st.booleans(), headers=_HEADERS, hops=st.integers(0, 3),
-       status=st.sampled_from([200, 203, 299, 404, None]), dated=st.booleans())
+       status=st.sampled_from([200, 203, 299, 404, None]), dated=st.booleans(), final=st.sampled_from(_FINAL),
+       agent=st.sampled_from(["linkcheck/1", "linkcheck/0.1 (+https://desk.example/bot; ops@desk.example)"]))
 def test_any_fetch_makes_the_records_warcio_makes(raw: bytes, encoded: bool, headers: tuple[tuple[str, str], ...],
-                                                   hops: int, status: int | None, dated: bool) -> None:
-    fetch = _fetch(gzip.compress(raw) if encoded else raw, headers, hops, status,
-                   fetched_at="2024-05-06T07:08:09Z" if dated else "")
+                                                   hops: int, status: int | None, dated: bool, final: str,
+                                                   agent: str) -> None:
+    fetch = replace(_fetch(gzip.compress(raw) if encoded else raw, headers, hops, status,
+                           fetched_at="2024-05-06T07:08:09Z" if dated else ""), final_url=final)
     with tempfile.TemporaryDirectory() as folder:
-        written = write_snapshot("s", fetch, payload_digest(fetch.raw), META, "linkcheck/1", Storage(Path(folder)))
-        _same_as_warcio(fetch, Path(folder) / written.path)
+        written = write_snapshot("s", fetch, payload_digest(fetch.raw), META, agent, Storage(Path(folder)))
+        _same_as_warcio(fetch, Path(folder) / written.path, agent)
 
 
 def test_a_page_cited_by_an_iri_is_stored_under_the_uri_its_request_named(tmp_path: Path) -> None:

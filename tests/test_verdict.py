@@ -62,6 +62,7 @@ _PHRASES = ["Just a moment...", "Attention Required! | Cloudflare", "checking yo
 def test_the_folded_bot_wall_search_finds_what_a_case_blind_one_does(parts: list[str], rnd: object) -> None:
     """The phrases are searched in the case-folded text (much faster than `re.I`): the same answer
     for any text, in any mix of cases."""
+    assert _BOT_WALL_RE.pattern == _BOT_WALL_RE.pattern.casefold()  # a phrase added in capitals would never match
     text = "".join(p.upper() if rnd.random() < 0.3 else p for p in parts)  # type: ignore[attr-defined]
     case_blind = re.compile(_BOT_WALL_RE.pattern, re.I)
     assert bool(_BOT_WALL_RE.search(text.casefold())) == bool(case_blind.search(text))

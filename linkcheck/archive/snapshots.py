@@ -82,7 +82,7 @@ def _records(name: str, fetch: FetchResult, digest: str, metadata: dict[str, Any
     Transfer-Encoding gone since it is de-chunked), and the findings under their own URI.
 
     Written here rather than through warcio's record builder (the reader that checks them in the
-    tests): the same records, header for header, in ~0.02 ms instead of ~0.17 a page."""
+    tests): the same records, header for header, ~0.06 ms a page sooner."""
     info = (f"software: linkcheck/{__version__}\r\nformat: WARC File Format 1.1\r\n"
             f"conformsTo: https://iso.org/standard/68004.html\r\n").encode()
     yield _member([("WARC-Type", "warcinfo"), ("WARC-Record-ID", _record_id()), ("WARC-Filename", name),

@@ -34,13 +34,14 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
 
 def _unused(folder: Path, stamp: str) -> str:
     """`stamp`, else `stamp_2`, `stamp_3`...: a pass that ends in the same second as the one before
-    (two `--only` checks in a row) gets reports of its own rather than overwriting that one's
-    (`_` sorts after `.`: listed by name, the later report comes after)."""
-    name, n = stamp, 1
-    while (folder / f"{name}.json").exists():
-        n += 1
-        name = f"{stamp}_{n}"
-    return name
+    (two `--only` checks in a row) gets reports of its own rather than overwriting that one's.
+    Numbered after the highest of that second (a gap left by pruning is not reused: a report so
+    named would be the oldest, pruned by its own pass); `_` sorts after `.`, so that listed by
+    name the later report comes after."""
+    taken = [m for p in folder.glob(f"{stamp}*.json") if (m := _STAMPED_RE.match(p.name)) and not m.group(1)]
+    if not taken:
+        return stamp
+    return f"{stamp}_{max(int(m.group(3) or 1) for m in taken) + 1}"
 
 
 def _pieces(path: Path) -> Iterator[str]:
