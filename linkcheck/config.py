@@ -146,6 +146,16 @@ def _fail_on(v: Any) -> tuple[str, ...]:
     return items
 
 
+def _header_value(v: Any) -> str:
+    """A string an HTTP header can carry as it is: printable ASCII (httpx refuses anything else)."""
+    v = _type(str, "a string")(v)
+    odd = next((c for c in v if not " " <= c <= "~"), None)
+    if odd is not None:
+        raise ValueError(f"expected printable ASCII (it is sent as an HTTP header), got {v!r} with {odd!r} "
+                         f"at position {v.index(odd)}")
+    return str(v)
+
+
 def _snapshot_folder(v: Any) -> str:
     v = _type(str, 'a folder such as "snapshots" or "/srv/shared/snapshots", or a URL such as "s3://bucket/prefix"')(v)
     problem = storage_problem(v)
@@ -225,7 +235,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Check]]]] = {
         "per_host": ("per_host", _positive(int, "a whole number")),
         "allow_private": ("allow_private", _type(bool, "true or false")),
         "allow_networks": ("allow_networks", _networks),
-        "user_agent": ("user_agent", _type(str, "a string")),
+        "user_agent": ("user_agent", _header_value),
         "max_redirects": ("max_redirects", _non_negative_int),
         "backoff": ("backoff", _positive_duration),
         "max_backoff": ("max_backoff", _positive_duration),

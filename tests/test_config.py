@@ -47,6 +47,8 @@ CASES = [
     ("[fetch\ntimeout = 3\n", ["sources.toml:1: invalid TOML", "line 1"]),
     ('[[source]]\nid = "a"\nurl = "https://example.org/\n', ["sources.toml:3: invalid TOML", "line 3"]),
     ('[fetch]\ntimeout = 3\nuser_agent = [\n', ["sources.toml:3: invalid TOML", "end of document"]),
+    ('[fetch]\nuser_agent = "linkcheck (rédaction)"\n', ["sources.toml:2: [fetch] user_agent", "printable ASCII",
+                                                        "'é' at position 12"]),
 ]
 
 

@@ -69,7 +69,7 @@ def write_snapshot(source_id: str, fetch: FetchResult, digest: str, metadata: di
     is `payload_digest(fetch.raw)`, computed once by the caller."""
     date = fetch.fetched_at or stamp(now_utc())
     name = f"{date.replace('-', '').replace(':', '')}-{digest[5:17].lower()}.warc.gz"
-    data = b"".join(_records(name, fetch, digest, metadata, _ascii(user_agent), date))
+    data = b"".join(_records(name, fetch, digest, metadata, user_agent, date))
     path = storage.write(f"{_safe(source_id)}/{name}", data)
     return Written(path, digest, new=True)
 
