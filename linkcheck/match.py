@@ -42,7 +42,8 @@ _CJK_GAP_RE = re.compile(rf" (?<=[{_CJK}] )(?=[{_CJK}])")  # the space first: th
 _CJK_CHAR_RE = re.compile(f"[{_CJK}]")
 _EDGE_QUOTES = "\"' ,;:"
 _PARA_NUMBER_RE = re.compile(r"\(?\d{1,3}[.)]")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)|(?<=[。！？])[」』）]*")
+# A line break ends a sentence too: lines are the page's blocks (a heading has no full stop).
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=\S)|(?<=[。！？])[」』）]*|\n")
 
 
 _ELLIPSIS = "..."  # what NFKC makes of "…"
@@ -203,12 +204,14 @@ class Page:
     def _found(self, layer: _Layer, start: int, length: int, precise: bool = True) -> str:
         """The page's own words around [start, start+length) of `layer`, widened to sentences."""
         first, last = layer.lines_of(start, start + length)
-        original = " ".join(self.lines[first:last + 1])
+        original = "\n".join(self.lines[first:last + 1])  # as long as the layer's " ", and a sentence's end
         local = start - layer.starts[first]
         if layer is self.exact:
-            return _sentences_covering(original, original, local, local + length, str.strip, True)
-        folded = " ".join(self.norm_lines[first:last + 1])
-        return _sentences_covering(original, folded, local, local + length, normalize, precise)
+            found = _sentences_covering(original, original, local, local + length, str.strip, True)
+        else:
+            folded = "\n".join(self.norm_lines[first:last + 1])
+            found = _sentences_covering(original, folded, local, local + length, normalize, precise)
+        return found.replace("\n", " ")
 
 
 def as_written(surface: str, original: str) -> str:
@@ -279,9 +282,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def _sentences_covering(original: str, folded: str, start: int, end: int,
                         fold: Callable[[str], str], precise: bool) -> str:
-    """The sentences of `original` that overlap folded[start:end]; when the span is not
-    `precise` (a fuzzy alignment), only those holding its middle or half of themselves."""
+    """The sentences of `original` that overlap folded[start:end] (lines apart: one block each);
+    when the span is not `precise` (a fuzzy alignment), only those of the block holding its middle
+    (it may reach into a heading before), and of them those holding its middle or half of themselves."""
     chosen: list[tuple[int, int]] = []
+    if not precise:
+        middle = (start + end) // 2
+        stop = folded.find("\n", middle)
+        start, end = max(start, folded.rfind("\n", 0, middle) + 1), min(end, stop if stop >= 0 else len(folded))
     cursor, mid = 0, (start + end) // 2
     for s, e in sentence_spans(original):
         f = fold(original[s:e])

@@ -157,3 +157,14 @@ def test_charset_repair_reports_the_codec_used(body: bytes, declared: str, codec
     page = extract(b"<p>" + body + b"</p>", f"text/html; charset={declared}")
     assert page.encoding == codec
     assert "\ufffd" not in page.text and page.text.endswith(("合作。", "vu."))
+
+
+def test_the_nearest_passage_does_not_run_a_heading_into_a_paragraph() -> None:
+    """A heading has no full stop: the passage shown for a missing quote is the paragraph's sentence
+    alone, not "Weather notes Spring arrived early…"."""
+    page = extract(b"<main><h1>Weather notes</h1><p>Spring arrived early this year across the Baltic states. "
+                   b"Rain followed.</p></main>", "text/html; charset=utf-8")
+    altered, missing = match_quotes(page, [Quote("Spring came early this year across the Baltic states"),
+                                           Quote("Ukraine's path to membership is irreversible")], 0.9)
+    assert (altered.match, missing.match) == (MatchKind.ALTERED, MatchKind.MISSING)
+    assert altered.found_text == missing.found_text == "Spring arrived early this year across the Baltic states."
