@@ -106,7 +106,7 @@ def quote_sentences(quotes: Sequence[QuoteMatch]) -> list[str]:
         if nearest and missing[0].score >= NEAR:
             hint = f"; closest passage: “{_short(nearest)}”"
         elif nearest:
-            hint = f"; nothing on the page comes close (nearest: “{_short(nearest)}”)"
+            hint = f"; the nearest passage is not close: “{_short(nearest)}”"
         else:
             hint = ""
         parts.append(f"{what} not on the page{hint}")

@@ -55,6 +55,8 @@ def test_json_report_matches_schema_and_reports_are_written(server: Server, tmp_
     assert json.loads((reports / "latest.json").read_text()) == report
     md = (reports / "latest.md").read_text()
     assert "| ❌ | [a](" in md and "Not on the page at all" in md
+    assert "| local WARC |" in md  # the copy kept, though the Wayback is off
+    assert "the nearest passage is not close: “The quoted words are here.”" in a["message"]
     assert len(list(reports.glob("*.md"))) == 2  # the timestamped one and latest.md
     assert not list(reports.glob(".*tmp"))
 

@@ -58,7 +58,7 @@ def _rendered_before(run: CheckRun) -> str:
              "| | source | link | problems | archived copy |", "|---|---|---|---|---|"]
     ranked = [o for status in (Status.BROKEN, Status.WARNING, Status.OK) for o in run.outcomes if o.status is status]
     for o in ranked:
-        copy = f"[Wayback]({o.capture.url})" if o.capture.url else "—"
+        copy = f"[Wayback]({o.capture.url})" if o.capture.url else "local WARC" if o.snapshot else "—"
         lines.append(f"| {ICON[o.status]} | [{md_escape(o.source.id)}]({o.source.url}) | {o.link.value} | "
                      f"{', '.join(o.problems) or '—'} | {copy} |")
     if run.count(Status.BROKEN) or run.count(Status.WARNING):

@@ -85,7 +85,7 @@ def _lines(run: CheckRun, rows: Iterable[str], sections: Iterable[str]) -> Itera
 
 
 def _row(o: SourceOutcome) -> str:
-    copy = f"[Wayback]({o.capture.url})" if o.capture.url else "—"
+    copy = f"[Wayback]({o.capture.url})" if o.capture.url else "local WARC" if o.snapshot else "—"
     return (f"| {ICON[o.status]} | [{md_escape(o.source.id)}]({o.source.url}) | {o.link.value} | "
             f"{', '.join(o.problems) or '—'} | {copy} |\n")
 
