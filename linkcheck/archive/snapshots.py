@@ -121,9 +121,14 @@ def _record_id() -> str:
     return f"<urn:uuid:{uuid.uuid4()}>"
 
 
+def _head(first: str, fields: list[tuple[str, str]]) -> str:
+    """A head as HTTP and WARC write them: the first line, a `Name: value` line each, a blank line."""
+    return "".join([first, "\r\n", *(f"{k}: {v}\r\n" for k, v in fields), "\r\n"])
+
+
 def _http(first: str, headers: list[tuple[str, str]]) -> bytes:
-    """An HTTP message's head: its first line and headers (ASCII), and the blank line."""
-    return "".join([first, "\r\n", *(f"{k}: {v}\r\n" for k, v in headers), "\r\n"]).encode("ascii")
+    """An HTTP message's head (ASCII)."""
+    return _head(first, headers).encode("ascii")
 
 
 def _member(fields: list[tuple[str, str]], head: bytes, payload: bytes, content_type: str) -> bytes:
@@ -133,7 +138,7 @@ def _member(fields: list[tuple[str, str]], head: bytes, payload: bytes, content_
     larger), ISA-L level 1 0.32 ms for files the size of zlib level 1's. Plain gzip either way."""
     fields = [*fields, ("WARC-Block-Digest", _sha1(head, payload)), ("Content-Type", content_type),
               ("Content-Length", str(len(head) + len(payload)))]
-    warc = "".join(["WARC/1.1\r\n", *(f"{k}: {v}\r\n" for k, v in fields), "\r\n"]).encode("utf-8")
+    warc = _head("WARC/1.1", fields).encode("utf-8")
     member = isal_zlib.compressobj(1, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS + 16)
     return b"".join([member.compress(warc), member.compress(head), member.compress(payload),
                      member.compress(b"\r\n\r\n"), member.flush()])
