@@ -32,7 +32,10 @@ from .archive.snapshots import Written
 from .models import FetchResult, PageText, Quote
 
 _IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
-_QUEUED = 2  # calls sent to one process before it answers: one read, one waiting behind it
+# Calls sent to one process before it answers: one read, three waiting behind it. An answer's slot
+# reaches the next page two or three loop iterations later, each a few ms when 64 fetches are in
+# flight; with one call waiting (~3 ms of judging) the processes sat idle for 7-8% of a first pass.
+_QUEUED = 4
 _BUFFER = 4 << 20  # asked of the kernel for each socket (it grants up to twice net.core.wmem_max)
 _HEADER = 8  # bytes of a frame's length, little-endian
 # A process still on one page after this long is stopped, and that page's source fails (judging a
