@@ -2,6 +2,7 @@
 
     python benchmarks/real_pages.py [ARTICLES_DIR] [-n 2000] [--urlwatch PYTHON]
     python benchmarks/real_pages.py -n 100000 --synthetic 4 --passes 2   # memory at scale
+    python benchmarks/real_pages.py -n 10000 --rounds 5   # each ratio's spread on a noisy machine
 
 ARTICLES_DIR (default ../shared/external/articles beside the repository) holds `html/*.html.gz`
 and `ground-truth.json`. A loopback aiohttp server in its own process answers every page after
@@ -24,6 +25,7 @@ import gzip
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,6 +212,9 @@ def main() -> None:
                         help="serve 100 synthetic pages of KB each instead of the real ones")
     parser.add_argument("--passes", type=int, default=3, choices=(1, 2, 3),
                         help="linkcheck passes: first, second, steady")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every contender this many times, in turn, and print each ratio's spread "
+                             "(on a machine whose speed drifts, as a shared VM's does, one round can mislead)")
     args = parser.parse_args()
     if args.serve:
         return serve(args.articles if args.synthetic else corpus_folder(args.articles), args.serve, args.delay,
@@ -222,35 +227,66 @@ def main() -> None:
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen([sys.executable, __file__, str(args.articles), "--serve", str(port),
                                "--delay", str(args.delay), "--synthetic", str(args.synthetic)])
+    kind = f"synthetic {args.synthetic} KB" if args.synthetic else "real"
+    print(f"{args.n} sources over {len(pages)} {kind} pages, {args.delay * 1000:g} ms latency, "
+          f"{INFLIGHT} in flight, {os.cpu_count()} CPUs", flush=True)
+    rounds = []
     try:
         _wait_port(port)
         os.environ["PORT"] = str(port)
-        me = [sys.executable, __file__, "-n", str(args.n), "--contender"]
-        rows = [("bare aiohttp GET loop", *timed([*me, "bare"])),
-                ("aiohttp GET + lxml parse + text_content()", *timed([*me, "parse"]))]
-        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # figures first
-            folder = Path(tmp)
-            if args.urlwatch:
-                rows += _urlwatch(args.urlwatch, folder, args.n, port)
-            config = _linkcheck_config(folder, pages, args.n, port)
-            check = [sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"]
-            growth = []
-            for label in ("linkcheck first pass", "linkcheck second pass", "linkcheck steady pass")[:args.passes]:
-                before = _db_size(folder)
-                rows.append((label, *timed(check, cwd=ROOT)))
-                growth.append((label, _db_size(folder) - before))
+        # One folder for every round, deleted at the end: files deleted within minutes make the next
+        # files slower to create on some file systems (BENCHMARKS.md), which would tax the next round.
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+            for r in range(args.rounds):
+                folder = Path(tmp) / f"round{r + 1}"
+                folder.mkdir()
+                rounds.append(_round(args, pages, port, folder))
+                _print_round(*rounds[-1], args.n, f"round {r + 1} of {args.rounds}" if args.rounds > 1 else "")
     finally:
         server.terminate()
         server.wait()
+    if args.rounds > 1:
+        _print_spread([rows for rows, _ in rounds])
+
+
+Row = tuple[str, float, int]  # contender, wall (s), peak PSS (bytes)
+
+
+def _round(args: argparse.Namespace, pages: list[tuple[bytes, str]], port: int,
+           folder: Path) -> tuple[list[Row], list[tuple[str, int]]]:
+    """Every contender once: the floors, urlwatch if asked, then linkcheck's passes in `folder`."""
+    me = [sys.executable, __file__, "-n", str(args.n), "--contender"]
+    rows = [("bare aiohttp GET loop", *timed([*me, "bare"])),
+            ("aiohttp GET + lxml parse + text_content()", *timed([*me, "parse"]))]
+    if args.urlwatch:
+        rows += _urlwatch(args.urlwatch, folder, args.n, port)
+    config = _linkcheck_config(folder, pages, args.n, port)
+    check = [sys.executable, "-m", "linkcheck", "check", "--config", str(config), "--format", "json"]
+    growth = []
+    for label in ("linkcheck first pass", "linkcheck second pass", "linkcheck steady pass")[:args.passes]:
+        before = _db_size(folder)
+        rows.append((label, *timed(check, cwd=ROOT)))
+        growth.append((label, _db_size(folder) - before))
+    return rows, growth
+
+
+def _print_round(rows: list[Row], growth: list[tuple[str, int]], n: int, title: str) -> None:
     floor = rows[1][1]
-    kind = f"synthetic {args.synthetic} KB" if args.synthetic else "real"
-    print(f"{args.n} sources over {len(pages)} {kind} pages, {args.delay * 1000:g} ms latency, "
-          f"{INFLIGHT} in flight, {os.cpu_count()} CPUs")
-    print(f"{'contender':<44} {'wall':>8} {'× parse floor':>14} {'peak PSS':>10}")
+    print(f"{'contender' + (f' ({title})' if title else ''):<44} {'wall':>8} {'× parse floor':>14} {'peak PSS':>10}")
     for label, wall, peak in rows:
         print(f"{label:<44} {wall:>7.2f}s {wall / floor:>13.2f}× {peak / 2**20:>8.0f} MB")
     for label, grown in growth:
-        print(f"history growth, {label}: {grown / 1024:,.0f} KB ({grown / args.n:,.0f} B/source)")
+        print(f"history growth, {label}: {grown / 1024:,.0f} KB ({grown / n:,.0f} B/source)", flush=True)
+
+
+def _print_spread(rounds: list[list[Row]]) -> None:
+    """Each contender's ratio to the parse floor of its own round: median and range over the rounds."""
+    print(f"\n{'over ' + str(len(rounds)) + ' rounds':<44} {'median':>8} {'× floor: median':>16} {'range':>14}")
+    for i, (label, _, _) in enumerate(rounds[0]):
+        walls = [rows[i][1] for rows in rounds]
+        ratios = sorted(rows[i][1] / rows[1][1] for rows in rounds)
+        print(f"{label:<44} {statistics.median(walls):>7.2f}s {statistics.median(ratios):>15.2f}× "
+              f"{ratios[0]:>6.2f}–{ratios[-1]:.2f}×")
 
 
 def _db_size(folder: Path) -> int:
