@@ -112,8 +112,8 @@ class _Transport(AiohttpTransport):
         return response
 
 
-def _state(cookies: httpx.Cookies) -> frozenset[tuple[str, str, str, str | None]]:
-    return frozenset((c.domain, c.path, c.name, c.value) for c in cookies.jar)
+def _state(cookies: httpx.Cookies | None) -> frozenset[tuple[str, str, str, str | None]]:
+    return frozenset((c.domain, c.path, c.name, c.value) for c in cookies.jar) if cookies else frozenset()
 
 
 class TooLarge(Exception):
@@ -226,7 +226,8 @@ class Fetcher:
         # This fetch's cookies: what its redirects set goes with its next hops (a site may send a
         # client without its cookie to a page that sets one, then back), and no further, as for a
         # reader who follows the link once; no source's result depends on which sources came before.
-        cookies = httpx.Cookies()
+        # Made by the first hop that sets one (most fetches never need a jar).
+        cookies: httpx.Cookies | None = None
         seen = {(url, _state(cookies))}  # a URL visited again with the same cookies is a loop
         while True:
             refusal = self.guard.url_refusal(current)
@@ -248,6 +249,7 @@ class Fetcher:
                     response = await self.client.send(request, stream=True)
                     try:
                         if "set-cookie" in response.headers:
+                            cookies = cookies if cookies is not None else httpx.Cookies()
                             cookies.extract_cookies(response)
                         location = response.headers.get("location")
                         if response.status_code in REDIRECT_STATUSES and location:
