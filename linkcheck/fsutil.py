@@ -62,6 +62,29 @@ def replace_with(path: Path, content: bytes | Callable[[IO[bytes]], object], *, 
         raise
 
 
+def link_or_copy(source: Path, path: Path) -> None:
+    """Make `path` another name of the file `source` (replacing what `path` was, atomically): a
+    hard link, so nothing is copied and `path` outlives the deletion of `source`; a copy where
+    the file system has no hard links. `source` is complete already (and synced, if it is to be)."""
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+    try:
+        os.link(source, tmp)
+    except OSError:  # no hard links here (FAT, some network shares): a copy
+        replace_with(path, lambda f: _copy(source, f), durable=True)
+        return
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _copy(source: Path, f: IO[bytes]) -> None:
+    with source.open("rb") as src:
+        while piece := src.read(1 << 16):
+            f.write(piece)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     """All of `data` to the file `fd` (a write may take only part)."""
     view = memoryview(data)

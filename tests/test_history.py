@@ -120,6 +120,31 @@ def test_passes_ending_in_the_same_second_keep_reports_of_their_own(tmp_path: Pa
     assert write_run_reports(tmp_path, run).name == "2026-11-01T080009Z_12.json"
 
 
+@pytest.mark.parametrize("links", [True, False])
+def test_latest_reports_outlive_the_pruning_of_their_pass_reports(tmp_path: Path, links: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """latest.* are other names of the newest pass's reports (hard links; copies where the file
+    system has none): each is replaced whole, and keeps its content once pruning deletes the
+    timestamped file."""
+    import os
+    if not links:
+        def no_links(*args: object) -> None:
+            raise PermissionError("no hard links on this file system")
+        monkeypatch.setattr(os, "link", no_links)
+    runs = [CheckRun(f"2026-11-0{d}T08:00:00Z", f"2026-11-0{d}T08:00:09Z", []) for d in (1, 2)]
+    for run in runs:
+        newest = write_run_reports(tmp_path, run)
+    prune_reports(tmp_path, 1)
+    assert json.loads((tmp_path / "latest.json").read_text())["finished"] == "2026-11-02T08:00:09Z"
+    assert (tmp_path / "latest.json").read_bytes() == newest.read_bytes()
+    assert (tmp_path / "latest.md").read_bytes() == newest.with_suffix(".md").read_bytes()
+    assert ((tmp_path / "latest.json").stat().st_ino == newest.stat().st_ino) is links
+    prune_reports(tmp_path, 0)  # the pass's own files gone: latest.* remain whole
+    assert not newest.exists()
+    assert json.loads((tmp_path / "latest.json").read_text())["finished"] == "2026-11-02T08:00:09Z"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.json", "latest.md"]
+
+
 def test_snapshot_pages_go_with_the_digests_that_link_them(tmp_path: Path) -> None:
     """reports/pages/ holds the readable snapshot pages digests link (snapshot_page.write_pages):
     a page no kept digest links is deleted with its digests; one newer than every digest belongs

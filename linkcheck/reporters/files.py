@@ -6,11 +6,10 @@ pages under reports/pages/ that the kept digests link."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from ..fsutil import atomic_write, pieces
+from ..fsutil import atomic_write, link_or_copy
 from ..models import CheckRun
 from ..outcomes import Mapped
 from . import jsonfmt, markdown
@@ -21,14 +20,14 @@ def write_run_reports(folder: Path, run: CheckRun) -> Path:
     stamp = _unused(folder, run.finished.replace(":", ""))  # 2026-11-27T080009Z
     # Rendered source by source into the files (a report is never one string in memory), from
     # one read of the pass: the Markdown report is gathered as the JSON one reads it (most of a
-    # report's cost is reading the pass back); copied to latest.* rather than rendered again.
+    # report's cost is reading the pass back); linked as latest.* rather than rendered again.
     path, json_path = folder / f"{stamp}.md", folder / f"{stamp}.json"
     with markdown.Spool(folder) as spool:
         read_once = replace(run, outcomes=Mapped(run.outcomes, spool.add), tally=run.counts)
         atomic_write(json_path, jsonfmt.render(read_once))
         atomic_write(path, spool.render(run))
-    atomic_write(folder / "latest.md", _pieces(path))
-    atomic_write(folder / "latest.json", _pieces(json_path))
+    link_or_copy(path, folder / "latest.md")
+    link_or_copy(json_path, folder / "latest.json")
     return json_path
 
 
@@ -42,11 +41,6 @@ def _unused(folder: Path, stamp: str) -> str:
     if not taken:
         return stamp
     return f"{stamp}_{max(int(m.group(3) or 1) for m in taken) + 1}"
-
-
-def _pieces(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8", newline="") as f:
-        yield from pieces(f)
 
 
 _STAMPED_RE = re.compile(r"^(digest-)?(\d{4}-\d\d-\d\dT\d{6}Z)(?:_(\d+))?\.(md|json|html)$")
