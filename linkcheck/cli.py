@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, prefork
 from .config import Config, load_config
 from .errors import ConfigError, HistoryUnavailable, LockBusy, UsageError, logged_to
 from .models import CheckRun, Status
@@ -179,6 +179,8 @@ def _progress() -> Callable[[int, int], None] | None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if not args.distribute:  # its parsing runs in the workers
+        prefork.start()  # imports the parsers on another core meanwhile
     from .baseline import apply_baseline, read_baseline, write_baseline
     from .gitdiff import changed_source_ids
     from .pipeline import run_pass

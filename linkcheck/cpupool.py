@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import pickle
 import signal
 import socket
@@ -27,6 +26,7 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
+from . import prefork
 from .analyse import Analysis, SnapshotTask, judge
 from .archive.snapshots import Written
 from .models import FetchResult, PageText, Quote
@@ -181,15 +181,13 @@ class CpuPool:
         return min(self._processes, key=lambda p: (len(p.calls), p.load))
 
     async def _start(self) -> _Process:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "pypdfium2"])  # parsers imported once, their pages shared
         ours, theirs = socket.socketpair()
         for end in (ours, theirs):  # room for a page (as much as net.core.wmem_max grants): one send()
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
             end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
         with theirs:
-            process = context.Process(target=_serve, args=(theirs,), daemon=True, name="linkcheck-parser")
-            await asyncio.to_thread(process.start)  # the forkserver's first start imports the parsers: ~0.2 s
+            process = prefork.context().Process(target=_serve, args=(theirs,), daemon=True, name="linkcheck-parser")
+            await asyncio.to_thread(process.start)  # waits for the forkserver's imports if it has just started
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         started = _Process(process, reader, writer)
         started.task = asyncio.create_task(self._answers(started))
