@@ -26,9 +26,7 @@ from .fsutil import atomic_write
 from .publication import Article
 
 if TYPE_CHECKING:
-    import httpx
-
-    from .fetch import Fetcher
+    from .fetch import Fetcher, PassClient
 
 log = logging.getLogger("linkcheck.feeds")
 CACHE = "feeds.json"
@@ -97,7 +95,7 @@ def article_urls(body: bytes) -> list[str]:
     return [u for u in dict.fromkeys(links) if not url_problem(u)]
 
 
-async def refresh_feeds(config: Config, client: httpx.AsyncClient) -> None:
+async def refresh_feeds(config: Config, client: PassClient) -> None:
     """Read the feeds and their new or changed articles; keep the result in feeds.json."""
     from .fetch import Fetcher  # here: `validate` reads the feeds' cache without loading an HTTP stack
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from . import __version__
 from .adapters.twitter import read_tweet, tweet_url
 from .analyse import Analysis, SnapshotTask, second_try
@@ -30,7 +28,7 @@ from .drift import compare
 from .durations import now_utc, parse_stamp, stamp
 from .errors import HistoryUnavailable
 from .feeds import refresh_feeds
-from .fetch import Fetcher, open_client
+from .fetch import Fetcher, PassClient, open_client
 from .lock import pass_lock
 from .match import unverifiable
 from .models import (
@@ -370,7 +368,7 @@ def recaptured(store: Store, run_id: int, sources: Sequence[Source],
         yield Record(outcome_dict(replace(o, capture=new, problems=problems)), stamp(now_utc()), None)
 
 
-async def check_pass(config: Config, sources: Sequence[Source], client: httpx.AsyncClient,
+async def check_pass(config: Config, sources: Sequence[Source], client: PassClient,
                      store: Store, *, archive: bool = True, progress: Progress | None = None,
                      partial: bool = False) -> CheckRun:
     """Check `sources` once and record the pass in `store`. Never raises for a bad page. The pass
