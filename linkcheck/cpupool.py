@@ -32,10 +32,12 @@ from .archive.snapshots import Written
 from .models import FetchResult, PageText, Quote
 
 _IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
-# Calls sent to one process before it answers: one read, three waiting behind it. An answer's slot
-# reaches the next page two or three loop iterations later, each a few ms when 64 fetches are in
-# flight; with one call waiting (~3 ms of judging) the processes sat idle for 7-8% of a first pass.
-_QUEUED = 4
+# Calls sent to one process before it answers: one read, seven waiting behind it (~20 ms of
+# judging). The loop sends the next page only between its other work, and some of that is long:
+# a history flush of 200 results holds it 16 ms (median; p90 22-28 ms at 10,000 real pages). With
+# one page waiting the processes sat idle for 7-8% of a first pass's middle, with three 2-3%,
+# with seven ~1%.
+_QUEUED = 8
 _BUFFER = 4 << 20  # asked of the kernel for each socket (it grants up to twice net.core.wmem_max)
 _HEADER = 8  # bytes of a frame's length, little-endian
 # A process still on one page after this long is stopped, and that page's source fails (judging a
@@ -163,6 +165,7 @@ class CpuPool:
                 process.calls.append((answer, size))
                 process.load += size
                 process.writer.writelines([_prefix(data), data])  # one send: the process wakes once
+                del data  # sent, or in the transport's buffer: not held again while the answer is awaited
                 try:
                     with contextlib.suppress(ConnectionError):  # it died: its reader settles the call
                         await process.writer.drain()

@@ -24,6 +24,8 @@ def context() -> ForkServerContext:
 
 
 def start() -> None:
-    """Start the forkserver now (it returns at once; the server imports in the background)."""
-    context()
-    forkserver.ensure_running()
+    """Start the forkserver now (it returns at once; the server imports in the background), where
+    there is one (not on Windows)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context()
+        forkserver.ensure_running()
