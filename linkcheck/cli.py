@@ -179,13 +179,13 @@ def _progress() -> Callable[[int, int], None] | None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    if not args.distribute:  # its parsing runs in the workers
-        prefork.start()  # imports the parsers on another core meanwhile
+    config = load_config(args.config)
+    if config.fetch.workers > 1 and not args.distribute:  # (a distributed pass is judged by its workers)
+        prefork.start()  # imports the parsers on another core while this one imports the pass's code
     from .baseline import apply_baseline, read_baseline, write_baseline
     from .gitdiff import changed_source_ids
     from .pipeline import run_pass
 
-    config = load_config(args.config)
     only = list(args.only)
     unknown = [i for i in only if i not in {s.id for s in config.sources}]
     if unknown:

@@ -32,12 +32,14 @@ from .archive.snapshots import Written
 from .models import FetchResult, PageText, Quote
 
 _IN_THREAD = 1_000_000  # in-process, bodies this large are parsed off the loop
-# Calls sent to one process before it answers: one read, seven waiting behind it (~20 ms of
-# judging). The loop sends the next page only between its other work, and some of that is long:
-# a history flush of 200 results holds it 16 ms (median; p90 22-28 ms at 10,000 real pages). With
-# one page waiting the processes sat idle for 7-8% of a first pass's middle, with three 2-3%,
-# with seven ~1%.
+# Calls sent to one process before it answers: up to eight, two always, more only while the pages
+# queued on it stay under _ROOM bytes (eight 177 KB pages, not eight 10 MB PDFs held in the loop's
+# buffers). The loop sends the next page only between its other work, and some of that is long: a
+# history flush of 200 results holds it 16 ms (median; p90 22-28 ms at 10,000 real pages). With
+# one page waiting behind the one read (~3 ms of judging) the processes sat idle for 7-8% of a
+# first pass's middle, with three 2-3%, with seven ~1%.
 _QUEUED = 8
+_ROOM = 4 << 20
 _BUFFER = 4 << 20  # asked of the kernel for each socket (it grants up to twice net.core.wmem_max)
 _HEADER = 8  # bytes of a frame's length, little-endian
 # A process still on one page after this long is stopped, and that page's source fails (judging a
@@ -126,10 +128,11 @@ class CpuPool:
     this process while its other threads (a daemon's, a test server's) may hold a lock."""
 
     def __init__(self, workers: int, deadline: float = DEADLINE) -> None:
-        self._size = workers if workers > 1 else 0
+        self._size = workers if workers > 1 and prefork.available() else 0
         self._deadline = deadline
         self._processes: list[_Process] = []
         self._slots = asyncio.Semaphore(self._size * _QUEUED)  # so at most _QUEUED calls wait on a process
+        self._answered = asyncio.Condition()  # a process has answered (or died): room for more bytes
         self._starting = asyncio.Lock()
 
     async def __aenter__(self) -> CpuPool:
@@ -158,7 +161,7 @@ class CpuPool:
             async with self._slots:  # a slot per call in flight, one woken per answer
                 # Pickled once it has a slot: the pass's other sources wait with their page, not a copy too.
                 data = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
-                process = await self._least_loaded()
+                process = await self._room(size)
                 answer = asyncio.get_running_loop().create_future()
                 if not process.calls:
                     self._arm(process)
@@ -175,6 +178,15 @@ class CpuPool:
                 except asyncio.CancelledError:
                     answer.cancel()  # its answer, when it comes, is read and dropped
                     raise
+
+    async def _room(self, size: int) -> _Process:
+        """The least loaded process, once it has room for `size` more bytes of pages (`_ROOM`)."""
+        while True:
+            process = await self._least_loaded()
+            if len(process.calls) < 2 or process.load + size <= _ROOM:
+                return process
+            async with self._answered:
+                await self._answered.wait()
 
     async def _least_loaded(self) -> _Process:
         if len(self._processes) < self._size:
@@ -214,6 +226,8 @@ class CpuPool:
                 ok, value = pickle.loads(data)
                 answer, size = process.calls.popleft()
                 process.load -= size
+                async with self._answered:
+                    self._answered.notify_all()
                 if answer.done():  # its caller was cancelled
                     continue
                 if ok:
@@ -241,6 +255,8 @@ class CpuPool:
                 answer.set_exception(ParserDied(f"the process reading this page stopped ({why})") if i == 0
                                      else _Requeue())
         process.calls.clear()
+        async with self._answered:
+            self._answered.notify_all()
 
     async def aclose(self) -> None:
         """Stop the processes: their sockets are cut (a page still queued is not delivered) and each

@@ -1,14 +1,17 @@
 """The process that the judging processes (`cpupool`) are forked from.
 
-`check` starts it before it reads the config: its interpreter then imports the parsers on
-another core while this process imports the rest, reads the config and fetches the first pages,
-and the first page is judged ~0.25 s sooner. A pass whose every page is unchanged forks nothing
-from it (it costs ~35 MB and a quarter of a second of the other core, not the pass's time).
+`check` starts it once it has read the config (if that asks for judging processes): its
+interpreter then imports the parsers on another core while this process imports the pass's
+code, opens history and fetches the first pages, and the first page is judged ~0.2 s sooner. A
+pass whose every page is unchanged forks nothing from it (it costs ~35 MB and a quarter of a
+second of the other core, not the pass's time).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
 from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext
 
@@ -23,9 +26,23 @@ def context() -> ForkServerContext:
     return ctx
 
 
+def available() -> bool:
+    """Whether this platform has a forkserver (not Windows: pages are judged in-process there)."""
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
 def start() -> None:
-    """Start the forkserver now (it returns at once; the server imports in the background), where
-    there is one (not on Windows)."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context()
+    """Start the forkserver now (it returns at once; the server imports in the background).
+    Ctrl-C meanwhile is this process's to handle: the server and its resource tracker start with
+    SIGINT ignored (as the judging processes run), not with a traceback from their imports."""
+    if not available():
+        return
+    context()
+    if threading.current_thread() is not threading.main_thread():  # signal handlers are the main thread's
         forkserver.ensure_running()
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec, kept by Python
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, handler)

@@ -154,3 +154,75 @@ def test_a_page_a_process_never_finishes_fails_at_the_deadline_alone() -> None:
             assert stuck.exitcode == -signal.SIGKILL and stuck not in [p.process for p in cpu._processes]
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("room, queued", [(None, [8, 8]), (1, [2, 2])])
+def test_pages_queued_on_a_process_are_bounded_by_count_and_bytes(room: int | None, queued: list[int],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processes that do not answer (stopped) are sent at most eight pages each, and beyond their
+    first two only while the bytes queued on them stay under `_ROOM` (here one byte: two each).
+    Once they resume, every page is judged, in full."""
+    from linkcheck import cpupool
+
+    if room is not None:
+        monkeypatch.setattr(cpupool, "_ROOM", room)
+
+    async def run() -> None:
+        async with CpuPool(2) as cpu:
+            await asyncio.gather(_judge(cpu, 0), _judge(cpu, 1))  # both processes started
+            pids = [p.process.pid for p in cpu._processes]
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]
+            calls = [asyncio.ensure_future(_judge(cpu, i)) for i in range(2, 22)]
+            for _ in range(10_000):  # every call has had its turns on the loop many times over
+                await asyncio.sleep(0)
+            assert sorted(len(p.calls) for p in cpu._processes) == queued
+            assert sum(not c.done() for c in calls) == 20
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
+            assert [a.quotes[0].match for a in await asyncio.gather(*calls)] == [MatchKind.EXACT] * 20
+
+    asyncio.run(run())
+
+
+def test_without_a_forkserver_pages_are_judged_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where multiprocessing has no forkserver (Windows), the pool judges in this process."""
+    from linkcheck import prefork
+
+    monkeypatch.setattr(prefork, "available", lambda: False)
+
+    async def run() -> list[Analysis]:
+        async with CpuPool(2) as cpu:
+            found = [await _judge(cpu, i) for i in range(3)]
+            assert cpu._processes == []
+            return found
+
+    assert asyncio.run(run()) == [judge(_fetch(i), None, (Quote(QUOTE),), 0.9, (), None)[0] for i in range(3)]
+
+
+def test_the_forkserver_starts_with_ctrl_c_left_to_the_command() -> None:
+    """`check` starts the forkserver early; a Ctrl-C meanwhile must not print tracebacks from it or
+    its resource tracker: both start with SIGINT ignored, and the command keeps its own handler."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import os, signal
+        from linkcheck import prefork
+        handler = signal.getsignal(signal.SIGINT)
+        prefork.start()
+        assert signal.getsignal(signal.SIGINT) is handler
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+                    status = open(f"/proc/{entry}/status").read()
+                except OSError:
+                    continue
+                if int(stat[1]) == os.getpid():
+                    ignored = int(next(l for l in status.splitlines() if l.startswith("SigIgn:")).split()[1], 16)
+                    print(bool(ignored & (1 << (signal.SIGINT - 1))))
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]  # the resource tracker and the forkserver
