@@ -8,24 +8,31 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
+
+_T = TypeVar("_T")
 
 
 def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     """An open temporary file in `path`'s folder for a write-then-rename, with the mode `path`
     already has, else the one any new file gets: 0666 less the umask, applied by the kernel
     (mkstemp makes every file 0600, and reading the umask back costs a read of /proc per file)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd, tmp = _fresh(path, suffix, lambda name: os.open(name, flags, 0o666))
+    with contextlib.suppress(OSError):  # no file there yet (or not one to copy the mode of)
+        os.fchmod(fd, os.stat(path).st_mode & 0o777)
+    return fd, tmp
+
+
+def _fresh(path: Path, suffix: str, make: Callable[[str], _T]) -> tuple[_T, str]:
+    """`make(name)` for a new temporary name beside `path` (another name if that one is taken)."""
     folder, name = os.path.split(path)  # os calls, not pathlib's: this runs for every snapshot
     while True:
         tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}{suffix}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
+            return make(tmp), tmp
         except FileExistsError:  # one in 2**48: another name
             continue
-    with contextlib.suppress(OSError):  # no file there yet (or not one to copy the mode of)
-        os.fchmod(fd, os.stat(path).st_mode & 0o777)
-    return fd, tmp
 
 
 def atomic_write(path: Path, text: str | Iterable[str]) -> None:
@@ -64,19 +71,26 @@ def replace_with(path: Path, content: bytes | Callable[[IO[bytes]], object], *, 
 
 def link_or_copy(source: Path, path: Path) -> None:
     """Make `path` another name of the file `source` (replacing what `path` was, atomically): a
-    hard link, so nothing is copied and `path` outlives the deletion of `source`; a copy where
-    the file system has no hard links. `source` is complete already (and synced, if it is to be)."""
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+    hard link, so nothing is copied and `path` outlives the deletion of `source`. A copy where the
+    file system has no hard links, or where `path` has a mode of its own (one a user gave it for a
+    web server, say), which it keeps. `source` is complete already (and synced, if it is to be)."""
     try:
-        os.link(source, tmp)
-    except OSError:  # no hard links here (FAT, some network shares): a copy
-        replace_with(path, lambda f: _copy(source, f), durable=True)
-        return
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        own_mode = os.stat(path).st_mode & 0o777 != os.stat(source).st_mode & 0o777
+    except OSError:  # no `path` yet
+        own_mode = False
+    if not own_mode:
+        try:
+            _, tmp = _fresh(path, ".tmp", lambda name: os.link(source, name))
+        except OSError:  # no hard links here (FAT, some network shares)
+            pass
+        else:
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return
+    replace_with(path, lambda f: _copy(source, f), durable=True)
 
 
 def _copy(source: Path, f: IO[bytes]) -> None:
@@ -93,6 +107,6 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def pieces(f: IO[str]) -> Iterator[str]:
-    """The rest of text file `f`, in pieces (a report copied or spooled is never one string)."""
+    """The rest of text file `f`, in pieces (a spooled report is never one string)."""
     while piece := f.read(1 << 16):
         yield piece

@@ -145,6 +145,19 @@ def test_latest_reports_outlive_the_pruning_of_their_pass_reports(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.json", "latest.md"]
 
 
+def test_a_latest_report_keeps_the_mode_a_user_gave_it(tmp_path: Path) -> None:
+    """latest.json opened to a web server (chmod) stays so: the next pass copies its report there
+    rather than linking the report, whose mode is the umask's."""
+    write_run_reports(tmp_path, CheckRun("2026-11-01T08:00:00Z", "2026-11-01T08:00:09Z", []))
+    latest = tmp_path / "latest.json"
+    mode = latest.stat().st_mode & 0o777
+    latest.chmod(mode ^ 0o004)  # other users' read permission, whatever the umask gave
+    newest = write_run_reports(tmp_path, CheckRun("2026-11-02T08:00:00Z", "2026-11-02T08:00:09Z", []))
+    assert latest.stat().st_mode & 0o777 == mode ^ 0o004 and newest.stat().st_mode & 0o777 == mode
+    assert latest.read_bytes() == newest.read_bytes() and latest.stat().st_ino != newest.stat().st_ino
+    assert (tmp_path / "latest.md").stat().st_ino == newest.with_suffix(".md").stat().st_ino  # untouched: linked
+
+
 def test_snapshot_pages_go_with_the_digests_that_link_them(tmp_path: Path) -> None:
     """reports/pages/ holds the readable snapshot pages digests link (snapshot_page.write_pages):
     a page no kept digest links is deleted with its digests; one newer than every digest belongs
