@@ -216,6 +216,8 @@ def main() -> None:
                         help="run every contender this many times, in turn, and print each ratio's spread "
                              "(on a machine whose speed drifts, as a shared VM's does, one round can mislead)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     if args.serve:
         return serve(args.articles if args.synthetic else corpus_folder(args.articles), args.serve, args.delay,
                      args.synthetic)
@@ -281,7 +283,7 @@ def _print_round(rows: list[Row], growth: list[tuple[str, int]], n: int, title: 
 
 def _print_spread(rounds: list[list[Row]]) -> None:
     """Each contender's ratio to the parse floor of its own round: median and range over the rounds."""
-    print(f"\n{'over ' + str(len(rounds)) + ' rounds':<44} {'median':>8} {'× floor: median':>16} {'range':>14}")
+    print(f"\n{'over ' + str(len(rounds)) + ' rounds':<44} {'median':>8} {'× floor: median':>16} {'range':>12}")
     for i, (label, _, _) in enumerate(rounds[0]):
         walls = [rows[i][1] for rows in rounds]
         ratios = sorted(rows[i][1] / rows[1][1] for rows in rounds)
