@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TypeVar
@@ -90,13 +91,8 @@ def link_or_copy(source: Path, path: Path) -> None:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             return
-    replace_with(path, lambda f: _copy(source, f), durable=True)
-
-
-def _copy(source: Path, f: IO[bytes]) -> None:
     with source.open("rb") as src:
-        while piece := src.read(1 << 16):
-            f.write(piece)
+        replace_with(path, lambda f: shutil.copyfileobj(src, f), durable=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:
