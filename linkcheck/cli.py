@@ -180,8 +180,8 @@ def _progress() -> Callable[[int, int], None] | None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if config.fetch.workers > 1 and not args.distribute:  # (a distributed pass is judged by its workers)
-        prefork.start()  # imports the parsers on another core while this one imports the pass's code
+    if not args.distribute:  # (a distributed pass is judged by its workers)
+        prefork.start(config.fetch.workers)  # imports the parsers on another core meanwhile
     from .baseline import apply_baseline, read_baseline, write_baseline
     from .gitdiff import changed_source_ids
     from .pipeline import run_pass

@@ -128,7 +128,7 @@ class CpuPool:
     this process while its other threads (a daemon's, a test server's) may hold a lock."""
 
     def __init__(self, workers: int, deadline: float = DEADLINE) -> None:
-        self._size = workers if workers > 1 and prefork.available() else 0
+        self._size = workers if prefork.judging_processes(workers) else 0
         self._deadline = deadline
         self._processes: list[_Process] = []
         self._slots = asyncio.Semaphore(self._size * _QUEUED)  # so at most _QUEUED calls wait on a process

@@ -75,24 +75,33 @@ def link_or_copy(source: Path, path: Path) -> None:
     hard link, so nothing is copied and `path` outlives the deletion of `source`. A copy where the
     file system has no hard links, or where `path` has a mode of its own (one a user gave it for a
     web server, say), which it keeps. `source` is complete already (and synced, if it is to be)."""
-    try:
-        own_mode = os.stat(path).st_mode & 0o777 != os.stat(source).st_mode & 0o777
-    except OSError:  # no `path` yet
-        own_mode = False
-    if not own_mode:
-        try:
-            _, tmp = _fresh(path, ".tmp", lambda name: os.link(source, name))
-        except OSError:  # no hard links here (FAT, some network shares)
-            pass
-        else:
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            return
+    if _same_mode(source, path) and _linked(source, path):
+        return
     with source.open("rb") as src:
         replace_with(path, lambda f: shutil.copyfileobj(src, f), durable=True)
+
+
+def _same_mode(source: Path, path: Path) -> bool:
+    """Whether `path` has `source`'s mode (or is not there yet)."""
+    try:
+        return os.stat(path).st_mode & 0o777 == os.stat(source).st_mode & 0o777
+    except OSError:
+        return True
+
+
+def _linked(source: Path, path: Path) -> bool:
+    """`path` replaced by a hard link to `source`; False where the file system has none (FAT, some
+    network shares)."""
+    try:
+        _, tmp = _fresh(path, ".tmp", lambda name: os.link(source, name))
+    except OSError:
+        return False
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -26,23 +26,24 @@ def context() -> ForkServerContext:
     return ctx
 
 
-def available() -> bool:
-    """Whether this platform has a forkserver (not Windows: pages are judged in-process there)."""
-    return "forkserver" in multiprocessing.get_all_start_methods()
+def judging_processes(workers: int) -> bool:
+    """Whether `[fetch] workers` asks for judging processes and this platform can fork them from a
+    forkserver (not Windows: pages are judged in-process there)."""
+    return workers > 1 and "forkserver" in multiprocessing.get_all_start_methods()
 
 
-def start() -> None:
-    """Start the forkserver now (it returns at once; the server imports in the background).
-    Ctrl-C meanwhile is this process's to handle: the server and its resource tracker start with
-    SIGINT ignored (as the judging processes run), not with a traceback from their imports."""
-    if not available():
+def start(workers: int) -> None:
+    """Start the forkserver now if the pool will use it (it returns at once; the server imports in
+    the background). Ctrl-C meanwhile is this process's to handle: the server and its resource
+    tracker start with SIGINT ignored (as the judging processes run), not with a traceback from
+    their imports."""
+    if not judging_processes(workers):
         return
     context()
-    if threading.current_thread() is not threading.main_thread():  # signal handlers are the main thread's
-        forkserver.ensure_running()
-        return
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec, kept by Python
+    main = threading.current_thread() is threading.main_thread()  # the only one that sets handlers
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # inherited through exec
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, handler)
+        if main:
+            signal.signal(signal.SIGINT, handler)

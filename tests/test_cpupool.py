@@ -189,7 +189,7 @@ def test_without_a_forkserver_pages_are_judged_here(monkeypatch: pytest.MonkeyPa
     """Where multiprocessing has no forkserver (Windows), the pool judges in this process."""
     from linkcheck import prefork
 
-    monkeypatch.setattr(prefork, "available", lambda: False)
+    monkeypatch.setattr(prefork.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
 
     async def run() -> list[Analysis]:
         async with CpuPool(2) as cpu:
@@ -210,7 +210,7 @@ def test_the_forkserver_starts_with_ctrl_c_left_to_the_command() -> None:
         import os, signal
         from linkcheck import prefork
         handler = signal.getsignal(signal.SIGINT)
-        prefork.start()
+        prefork.start(2)
         assert signal.getsignal(signal.SIGINT) is handler
         for entry in os.listdir("/proc"):
             if entry.isdigit():
